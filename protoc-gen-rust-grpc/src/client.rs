@@ -1,0 +1,132 @@
+//! Client generation: one `<service>_client` module per service.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::model::{self, Kind, Service, tokens};
+
+pub(crate) fn generate(service: &Service) -> TokenStream {
+    let module = tokens(&service.client_module);
+    let client = tokens(&service.client_struct);
+    let methods_module = tokens(&service.methods_module);
+    let deprecated = model::deprecated(service.deprecated);
+    let struct_docs = model::docs(&model::with_summary(
+        &service.docs,
+        format!(
+            " A client for `{}`. Cheap to clone: clones share one connection.",
+            service.full_name
+        ),
+    ));
+    let module_doc = format!(" The client for `{}`.", service.full_name);
+    let methods = service.methods.iter().map(|method| {
+        let ident = tokens(&method.ident);
+        let path = format_ident!("{}", method.const_name);
+        let input = tokens(&method.input);
+        let output = tokens(&method.output);
+        let docs = model::docs(&method.docs);
+        let deprecated = model::deprecated(method.deprecated);
+        let signature_and_body = match method.kind {
+            Kind::Unary => quote! {
+                (&self, request: impl ::rust_grpc::IntoRequest<#input>)
+                    -> ::core::result::Result<::rust_grpc::Response<#output>, ::rust_grpc::Status> {
+                    self.inner.unary(::rust_grpc::IntoRequest::into_request(request), super::#methods_module::#path).await
+                }
+            },
+            Kind::ServerStreaming => quote! {
+                (&self, request: impl ::rust_grpc::IntoRequest<#input>)
+                    -> ::core::result::Result<::rust_grpc::Response<::rust_grpc::Streaming<#output>>, ::rust_grpc::Status> {
+                    self.inner.server_streaming(::rust_grpc::IntoRequest::into_request(request), super::#methods_module::#path).await
+                }
+            },
+            Kind::ClientStreaming => quote! {
+                (&self, request: impl ::rust_grpc::IntoStreamingRequest<Message = #input>)
+                    -> ::core::result::Result<::rust_grpc::Response<#output>, ::rust_grpc::Status> {
+                    self.inner.client_streaming(::rust_grpc::IntoStreamingRequest::into_streaming_request(request), super::#methods_module::#path).await
+                }
+            },
+            Kind::Streaming => quote! {
+                (&self, request: impl ::rust_grpc::IntoStreamingRequest<Message = #input>)
+                    -> ::core::result::Result<::rust_grpc::Response<::rust_grpc::Streaming<#output>>, ::rust_grpc::Status> {
+                    self.inner.streaming(::rust_grpc::IntoStreamingRequest::into_streaming_request(request), super::#methods_module::#path).await
+                }
+            },
+        };
+        quote! {
+            #docs
+            #deprecated
+            pub async fn #ident #signature_and_body
+        }
+    });
+
+    quote! {
+        #[doc = #module_doc]
+        #[allow(deprecated)]
+        pub mod #module {
+            #struct_docs
+            #deprecated
+            #[derive(Debug, Clone)]
+            pub struct #client<T = ::rust_grpc::Channel> {
+                inner: ::rust_grpc::codegen::Client<T>,
+            }
+
+            impl #client<::rust_grpc::Channel> {
+                /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+                pub async fn connect<D>(dst: D) -> ::core::result::Result<Self, ::rust_grpc::Error>
+                where
+                    D: ::core::convert::TryInto<::rust_grpc::Endpoint>,
+                    D::Error: ::core::convert::Into<::rust_grpc::codegen::StdError>,
+                {
+                    ::rust_grpc::codegen::connect(dst).await.map(Self::new)
+                }
+            }
+
+            impl<T> #client<T> {
+                /// Calls through `inner`, a channel or any gRPC transport.
+                pub fn new(inner: T) -> Self {
+                    Self { inner: ::rust_grpc::codegen::Client::new(inner) }
+                }
+
+                /// Calls through `inner`, sending every call to `origin`.
+                pub fn with_origin(inner: T, origin: ::rust_grpc::codegen::http::Uri) -> Self {
+                    Self { inner: ::rust_grpc::codegen::Client::with_origin(inner, origin) }
+                }
+
+                /// Calls through `inner`, passing every request through `interceptor`.
+                pub fn with_interceptor<F>(inner: T, interceptor: F) -> #client<::rust_grpc::codegen::InterceptedService<T, F>>
+                where
+                    F: ::rust_grpc::Interceptor,
+                {
+                    #client::new(::rust_grpc::codegen::InterceptedService::new(inner, interceptor))
+                }
+
+                /// Compresses requests with `encoding`.
+                #[must_use]
+                pub fn send_compressed(self, encoding: ::rust_grpc::CompressionEncoding) -> Self {
+                    Self { inner: self.inner.send_compressed(encoding) }
+                }
+
+                /// Accepts responses compressed with `encoding`.
+                #[must_use]
+                pub fn accept_compressed(self, encoding: ::rust_grpc::CompressionEncoding) -> Self {
+                    Self { inner: self.inner.accept_compressed(encoding) }
+                }
+
+                /// Limits the size of a decoded response message (default 4 MiB).
+                #[must_use]
+                pub fn max_decoding_message_size(self, limit: usize) -> Self {
+                    Self { inner: self.inner.max_decoding_message_size(limit) }
+                }
+
+                /// Limits the size of an encoded request message (default unlimited).
+                #[must_use]
+                pub fn max_encoding_message_size(self, limit: usize) -> Self {
+                    Self { inner: self.inner.max_encoding_message_size(limit) }
+                }
+            }
+
+            impl<T: ::rust_grpc::codegen::Transport> #client<T> {
+                #(#methods)*
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The pure-Rust front door: .proto files parsed by protox, no protoc needed.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+use prost_types::FileDescriptorProto;
+
+use crate::Error;
+
+/// Parsed .proto files, ready for [`crate::generate`].
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// Every file read, imports included, with source info (for comments).
+    pub files: Vec<FileDescriptorProto>,
+    /// The names (relative to an include directory) of the files asked for.
+    pub requested: Vec<String>,
+    /// The names of the files that were only imported.
+    pub imported: Vec<String>,
+    /// Every file read from disk, imports included, for `cargo:rerun-if-changed`.
+    pub paths: Vec<PathBuf>,
+}
+
+/// Parses `files` and everything they import, looking imports up in `includes`.
+///
+/// The well-known types (`google/protobuf/*.proto`) are built in.
+///
+/// # Errors
+///
+/// Returns an error that starts with `file:line:column:` where the problem has a
+/// place, then says what is wrong: a syntax error, a missing import, an unknown
+/// type, a duplicate name, a file outside every include directory.
+pub fn parse(
+    files: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<Parsed, Error> {
+    let mut compiler = protox::Compiler::new(includes.iter().map(AsRef::as_ref))
+        .map_err(|error| Error::new(describe(&error)))?;
+    compiler.include_source_info(true).include_imports(true);
+    for file in files {
+        compiler
+            .open_file(file.as_ref())
+            .map_err(|error| Error::new(describe(&error)))?;
+    }
+    let mut parsed = Parsed {
+        files: compiler.file_descriptor_set().file,
+        requested: Vec::new(),
+        imported: Vec::new(),
+        paths: Vec::new(),
+    };
+    for file in compiler.files() {
+        if file.is_import() {
+            parsed.imported.push(file.name().to_owned());
+        } else {
+            parsed.requested.push(file.name().to_owned());
+        }
+        if let Some(path) = file.path() {
+            parsed.paths.push(path.to_owned());
+        }
+    }
+    Ok(parsed)
+}
+
+/// `file:line:column: message`, plus protox's help where it has some.
+fn describe(error: &protox::Error) -> String {
+    let mut out = String::new();
+    let position = error.labels().and_then(|mut labels| labels.next()).and_then(|label| {
+        let source = error.source_code()?;
+        let contents = source.read_span(label.inner(), 0, 0).ok()?;
+        Some((contents.line() + 1, contents.column() + 1))
+    });
+    match (error.file(), position) {
+        (Some(file), Some((line, column))) => {
+            let _ = write!(out, "{file}:{line}:{column}: ");
+        }
+        (Some(file), None) => {
+            let _ = write!(out, "{file}: ");
+        }
+        _ => {}
+    }
+    let _ = write!(out, "{error}");
+    if let Some(label) = error
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .and_then(|label| label.label().map(str::to_owned))
+    {
+        let _ = write!(out, " ({label})");
+    }
+    if let Some(help) = error.help() {
+        let _ = write!(out, "\n  help: {help}");
+    }
+    out
+}

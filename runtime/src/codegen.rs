@@ -1,0 +1,419 @@
+//! The API that generated code calls.
+//!
+//! Code written by `protoc-gen-rust-grpc` names only items from this module and
+//! the crate root, so the transport underneath can change without regenerating
+//! user code. Hand-written code should not need anything here.
+//!
+//! # Version handshake
+//!
+//! Every generated file starts with
+//! `const _: () = ::rust_grpc::codegen::require_codegen_version::<N>();`.
+//! A runtime that does not implement codegen API version `N` rejects the file at
+//! compile time with a message that says what to do:
+//!
+//! ```compile_fail,E0277
+//! const _: () = rust_grpc::codegen::require_codegen_version::<999>();
+//! ```
+//!
+//! ```
+//! const _: () = rust_grpc::codegen::require_codegen_version::<1>();
+//! ```
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::task::{Context, Poll};
+
+use http::uri::PathAndQuery;
+use tonic::codec::EnabledCompressionEncodings;
+use tonic::codegen::Bytes;
+use tonic_prost::ProstCodec;
+
+use crate::{BoxStream, CompressionEncoding, Request, Response, Status, Streaming};
+
+pub use http;
+pub use tonic::body::Body as BoxBody;
+pub use tonic::server::NamedService;
+pub use tonic::service::interceptor::InterceptedService;
+pub use tower_service::Service;
+
+/// The codegen API version this runtime speaks; generated code asks for it.
+pub const CODEGEN_VERSION: u32 = 1;
+
+/// A boxed error, as the transport passes them around.
+pub type StdError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The future a generated server returns for one call.
+pub type BoxFuture<T, E> = std::pin::Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
+
+/// The marker type that carries the codegen API versions this runtime supports.
+#[derive(Debug)]
+pub struct Runtime;
+
+/// Implemented by [`Runtime`] for each codegen API version it supports.
+#[diagnostic::on_unimplemented(
+    message = "this generated code needs rust-grpc codegen API version {V}, which this version of the rust-grpc crate does not provide",
+    label = "generated code and the rust-grpc runtime do not match",
+    note = "either upgrade the `rust-grpc` dependency to the release that matches your protoc-gen-rust-grpc / rust-grpc-build, or regenerate this code with the generator of the same release as your `rust-grpc`"
+)]
+pub trait SupportsCodegenVersion<const V: u32> {}
+
+impl SupportsCodegenVersion<1> for Runtime {}
+
+/// Fails to compile unless this runtime supports codegen API version `V`.
+pub const fn require_codegen_version<const V: u32>()
+where
+    Runtime: SupportsCodegenVersion<V>,
+{
+}
+
+/// A transport a generated client can call through: a [`crate::Channel`], or a
+/// channel wrapped in interceptors or tower layers.
+pub trait Transport:
+    tonic::client::GrpcService<
+        BoxBody,
+        ResponseBody: http_body::Body<Data = Bytes, Error: Into<StdError> + Send>
+                          + Send
+                          + 'static,
+        Error: Into<StdError>,
+        Future: Send,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Transport for T where
+    T: tonic::client::GrpcService<
+            BoxBody,
+            ResponseBody: http_body::Body<Data = Bytes, Error: Into<StdError> + Send>
+                              + Send
+                              + 'static,
+            Error: Into<StdError>,
+            Future: Send,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// A request body a generated server can read.
+pub trait RequestBody: http_body::Body<Error: Into<StdError> + Send> + Send + 'static {}
+
+impl<B> RequestBody for B where B: http_body::Body<Error: Into<StdError> + Send> + Send + 'static {}
+
+/// A protobuf message a generated client or server can send and receive.
+pub trait Message: prost::Message + Default + Send + Sync + 'static {}
+
+impl<M> Message for M where M: prost::Message + Default + Send + Sync + 'static {}
+
+/// Connects a channel to `dst`, for the generated clients' `connect`.
+///
+/// # Errors
+///
+/// Returns an error if `dst` is not a valid URI or the connection fails.
+pub async fn connect<D>(dst: D) -> Result<crate::Channel, crate::Error>
+where
+    D: TryInto<crate::Endpoint>,
+    D::Error: Into<StdError>,
+{
+    crate::Endpoint::new(dst)?.connect().await
+}
+
+/// The shared half of every generated client: the transport plus its per-client
+/// settings. Calls take `&self`; each call works on a cheap clone of the transport.
+#[derive(Debug, Clone)]
+pub struct Client<T> {
+    inner: tonic::client::Grpc<T>,
+}
+
+impl<T> Client<T> {
+    /// Wraps a transport.
+    pub fn new(inner: T) -> Self {
+        Self {
+            inner: tonic::client::Grpc::new(inner),
+        }
+    }
+
+    /// Wraps a transport, sending every call to `origin` (scheme and authority).
+    pub fn with_origin(inner: T, origin: http::Uri) -> Self {
+        Self {
+            inner: tonic::client::Grpc::with_origin(inner, origin),
+        }
+    }
+
+    /// Compresses requests with `encoding`.
+    pub fn send_compressed(self, encoding: CompressionEncoding) -> Self {
+        Self {
+            inner: self.inner.send_compressed(encoding),
+        }
+    }
+
+    /// Accepts responses compressed with `encoding`.
+    pub fn accept_compressed(self, encoding: CompressionEncoding) -> Self {
+        Self {
+            inner: self.inner.accept_compressed(encoding),
+        }
+    }
+
+    /// Limits the size of a decoded response message.
+    pub fn max_decoding_message_size(self, limit: usize) -> Self {
+        Self {
+            inner: self.inner.max_decoding_message_size(limit),
+        }
+    }
+
+    /// Limits the size of an encoded request message.
+    pub fn max_encoding_message_size(self, limit: usize) -> Self {
+        Self {
+            inner: self.inner.max_encoding_message_size(limit),
+        }
+    }
+}
+
+impl<T: Transport> Client<T> {
+    async fn ready(&self) -> Result<tonic::client::Grpc<T>, Status> {
+        let mut grpc = self.inner.clone();
+        grpc.ready().await.map_err(|err| {
+            let err: StdError = err.into();
+            Status::unavailable(format!("the channel is not ready: {err}"))
+        })?;
+        Ok(grpc)
+    }
+
+    /// Makes a unary call to `path` (`/package.Service/Method`).
+    ///
+    /// # Errors
+    ///
+    /// Returns the call's status when it does not end with OK.
+    pub async fn unary<Req: Message, Resp: Message>(
+        &self,
+        request: Request<Req>,
+        path: &'static str,
+    ) -> Result<Response<Resp>, Status> {
+        let mut grpc = self.ready().await?;
+        grpc.unary(tag(request, path), PathAndQuery::from_static(path), ProstCodec::default())
+            .await
+    }
+
+    /// Makes a server-streaming call to `path`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the call's status when it fails before the response headers.
+    pub async fn server_streaming<Req: Message, Resp: Message>(
+        &self,
+        request: Request<Req>,
+        path: &'static str,
+    ) -> Result<Response<Streaming<Resp>>, Status> {
+        let mut grpc = self.ready().await?;
+        grpc.server_streaming(tag(request, path), PathAndQuery::from_static(path), ProstCodec::default())
+            .await
+    }
+
+    /// Makes a client-streaming call to `path`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the call's status when it does not end with OK.
+    pub async fn client_streaming<S, Req: Message, Resp: Message>(
+        &self,
+        request: Request<S>,
+        path: &'static str,
+    ) -> Result<Response<Resp>, Status>
+    where
+        S: futures_core::Stream<Item = Req> + Send + 'static,
+    {
+        let mut grpc = self.ready().await?;
+        grpc.client_streaming(tag(request, path), PathAndQuery::from_static(path), ProstCodec::default())
+            .await
+    }
+
+    /// Makes a bidirectional streaming call to `path`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the call's status when it fails before the response headers.
+    pub async fn streaming<S, Req: Message, Resp: Message>(
+        &self,
+        request: Request<S>,
+        path: &'static str,
+    ) -> Result<Response<Streaming<Resp>>, Status>
+    where
+        S: futures_core::Stream<Item = Req> + Send + 'static,
+    {
+        let mut grpc = self.ready().await?;
+        grpc.streaming(tag(request, path), PathAndQuery::from_static(path), ProstCodec::default())
+            .await
+    }
+}
+
+/// Records which method a request is for, as interceptors and layers expect.
+fn tag<M>(mut request: Request<M>, path: &'static str) -> Request<M> {
+    let (service, method) = split_path(path);
+    request
+        .extensions_mut()
+        .insert(tonic::GrpcMethod::new(service, method));
+    request
+}
+
+fn split_path(path: &'static str) -> (&'static str, &'static str) {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    path.rsplit_once('/').unwrap_or((path, ""))
+}
+
+/// The per-server settings of a generated server: compression and message limits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerConfig {
+    accept: EnabledCompressionEncodings,
+    send: EnabledCompressionEncodings,
+    max_decoding_message_size: Option<usize>,
+    max_encoding_message_size: Option<usize>,
+}
+
+impl ServerConfig {
+    /// Accepts requests compressed with `encoding`.
+    pub fn accept_compressed(&mut self, encoding: CompressionEncoding) {
+        self.accept.enable(encoding);
+    }
+
+    /// Compresses responses with `encoding` when the client accepts it.
+    pub fn send_compressed(&mut self, encoding: CompressionEncoding) {
+        self.send.enable(encoding);
+    }
+
+    /// Limits the size of a decoded request message.
+    pub fn max_decoding_message_size(&mut self, limit: usize) {
+        self.max_decoding_message_size = Some(limit);
+    }
+
+    /// Limits the size of an encoded response message.
+    pub fn max_encoding_message_size(&mut self, limit: usize) {
+        self.max_encoding_message_size = Some(limit);
+    }
+
+    fn grpc<Req: Message, Resp: Message>(&self) -> tonic::server::Grpc<ProstCodec<Resp, Req>> {
+        tonic::server::Grpc::new(ProstCodec::default())
+            .apply_compression_config(self.accept, self.send)
+            .apply_max_message_size_config(
+                self.max_decoding_message_size,
+                self.max_encoding_message_size,
+            )
+    }
+
+    /// Serves one unary call with `handler`.
+    pub fn unary<B, Req, Resp, F, Fut>(
+        &self,
+        request: http::Request<B>,
+        handler: F,
+    ) -> BoxFuture<http::Response<BoxBody>, Infallible>
+    where
+        B: RequestBody,
+        Req: Message,
+        Resp: Message,
+        F: FnOnce(Request<Req>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
+    {
+        let mut grpc = self.grpc::<Req, Resp>();
+        Box::pin(async move { Ok(grpc.unary(Handler(Some(handler)), request).await) })
+    }
+
+    /// Serves one server-streaming call with `handler`.
+    pub fn server_streaming<B, Req, Resp, F, Fut>(
+        &self,
+        request: http::Request<B>,
+        handler: F,
+    ) -> BoxFuture<http::Response<BoxBody>, Infallible>
+    where
+        B: RequestBody,
+        Req: Message,
+        Resp: Message,
+        F: FnOnce(Request<Req>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
+    {
+        let mut grpc = self.grpc::<Req, Resp>();
+        Box::pin(async move { Ok(grpc.server_streaming(Handler(Some(handler)), request).await) })
+    }
+
+    /// Serves one client-streaming call with `handler`.
+    pub fn client_streaming<B, Req, Resp, F, Fut>(
+        &self,
+        request: http::Request<B>,
+        handler: F,
+    ) -> BoxFuture<http::Response<BoxBody>, Infallible>
+    where
+        B: RequestBody,
+        Req: Message,
+        Resp: Message,
+        F: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
+    {
+        let mut grpc = self.grpc::<Req, Resp>();
+        Box::pin(async move { Ok(grpc.client_streaming(Handler(Some(handler)), request).await) })
+    }
+
+    /// Serves one bidirectional streaming call with `handler`.
+    pub fn streaming<B, Req, Resp, F, Fut>(
+        &self,
+        request: http::Request<B>,
+        handler: F,
+    ) -> BoxFuture<http::Response<BoxBody>, Infallible>
+    where
+        B: RequestBody,
+        Req: Message,
+        Resp: Message,
+        F: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
+    {
+        let mut grpc = self.grpc::<Req, Resp>();
+        Box::pin(async move { Ok(grpc.streaming(Handler(Some(handler)), request).await) })
+    }
+}
+
+/// Answers a call to a method this server does not have with UNIMPLEMENTED.
+pub fn unimplemented<B>(request: http::Request<B>) -> BoxFuture<http::Response<BoxBody>, Infallible> {
+    let status = Status::unimplemented(format!("unknown method {}", request.uri().path()));
+    Box::pin(std::future::ready(Ok(status.into_http())))
+}
+
+/// The default body of a method the server trait leaves unimplemented.
+pub fn unimplemented_method<T>(method: &str) -> std::future::Ready<Result<T, Status>> {
+    std::future::ready(Err(Status::unimplemented(format!(
+        "method {method} is not implemented by this server"
+    ))))
+}
+
+/// Adapts a one-shot handler to the service shape tonic's server codec calls.
+struct Handler<F>(Option<F>);
+
+impl<F, R, Fut, T> Service<R> for Handler<F>
+where
+    F: FnOnce(R) -> Fut,
+    Fut: Future<Output = Result<T, Status>>,
+{
+    type Response = T;
+    type Error = Status;
+    type Future = Fut;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: R) -> Fut {
+        // tonic's server codec calls each handler exactly once per request.
+        let handler = self.0.take().expect("a call handler runs once");
+        handler(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_path;
+
+    #[test]
+    fn method_path_splits_into_service_and_method() {
+        assert_eq!(split_path("/pkg.Svc/Call"), ("pkg.Svc", "Call"));
+        assert_eq!(split_path("/a.b.C/D"), ("a.b.C", "D"));
+    }
+}
