@@ -1,1 +1,352 @@
-//! placeholder
+//! `rust-grpc-build`: compile .proto files into rust-grpc clients, servers and
+//! messages from `build.rs`, with no protoc installed.
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     rust_grpc_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ```ignore
+//! // src/main.rs
+//! mod pb {
+//!     rust_grpc::include_proto!("helloworld");
+//! }
+//! ```
+//!
+//! The .proto files are parsed in Rust (protox); the well-known types are built in.
+//! Every file read, imports included, is printed as `cargo:rerun-if-changed`, so
+//! cargo reruns the build script exactly when a .proto it depends on changes.
+//! [`Builder::use_protoc`] switches to a system protoc instead.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use protoc_gen_rust_grpc::Options;
+use protoc_gen_rust_grpc::source::Parsed;
+
+/// Why compiling the protos failed. Its `Debug` output is the readable message, so
+/// a `build.rs` that returns it with `?` prints something a user can act on.
+pub struct Error {
+    message: String,
+}
+
+impl Error {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Compiles `protos` (looking imports up in `includes`) into `OUT_DIR` with the
+/// default options: clients, servers and messages, one file per package.
+///
+/// # Errors
+///
+/// Returns an error with `file:line:column` for a bad .proto, or an I/O error.
+pub fn compile_protos(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<(), Error> {
+    configure().compile(protos, includes)
+}
+
+/// A [`Builder`] with the default options.
+pub fn configure() -> Builder {
+    Builder::default()
+}
+
+/// Options for one compilation; the same options the protoc plugin takes.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    options: Options,
+    out_dir: Option<PathBuf>,
+    protoc: Option<PathBuf>,
+    generate_imports: bool,
+    emit_rerun_if_changed: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            options: Options::default(),
+            out_dir: None,
+            protoc: None,
+            generate_imports: true,
+            emit_rerun_if_changed: true,
+        }
+    }
+}
+
+impl Builder {
+    /// Generates clients (default true).
+    pub fn build_client(mut self, enable: bool) -> Self {
+        self.options.client = enable;
+        self
+    }
+
+    /// Generates server traits and servers (default true).
+    pub fn build_server(mut self, enable: bool) -> Self {
+        self.options.server = enable;
+        self
+    }
+
+    /// Gives every server trait method a default body answering UNIMPLEMENTED
+    /// (default false).
+    pub fn default_stubs(mut self, enable: bool) -> Self {
+        self.options.default_stubs = enable;
+        self
+    }
+
+    /// Uses `rust_path` for the protobuf types under `proto_path` instead of
+    /// generating them (for example `.google.type` and `::google_types`).
+    pub fn extern_path(
+        mut self,
+        proto_path: impl Into<String>,
+        rust_path: impl Into<String>,
+    ) -> Self {
+        self.options
+            .extern_paths
+            .push((proto_path.into(), rust_path.into()));
+        self
+    }
+
+    /// Adds an attribute to the messages and enums under `path`.
+    pub fn type_attribute(mut self, path: impl Into<String>, attribute: impl Into<String>) -> Self {
+        self.options
+            .type_attributes
+            .push((path.into(), attribute.into()));
+        self
+    }
+
+    /// Adds an attribute to the fields under `path`.
+    pub fn field_attribute(
+        mut self,
+        path: impl Into<String>,
+        attribute: impl Into<String>,
+    ) -> Self {
+        self.options
+            .field_attributes
+            .push((path.into(), attribute.into()));
+        self
+    }
+
+    /// Uses `bytes::Bytes` for the `bytes` fields under `path` (`.` for all).
+    pub fn bytes(mut self, path: impl Into<String>) -> Self {
+        self.options.bytes.push(path.into());
+        self
+    }
+
+    /// Uses `BTreeMap` for the map fields under `path` (`.` for all).
+    pub fn btree_map(mut self, path: impl Into<String>) -> Self {
+        self.options.btree_map.push(path.into());
+        self
+    }
+
+    /// Generates `google.protobuf` types instead of using `rust_grpc::prost_types`.
+    pub fn compile_well_known_types(mut self, enable: bool) -> Self {
+        self.options.compile_well_known_types = enable;
+        self
+    }
+
+    /// Embeds each package's `FILE_DESCRIPTOR_SET` for reflection (default true).
+    pub fn file_descriptor_set(mut self, enable: bool) -> Self {
+        self.options.file_descriptor_set = enable;
+        self
+    }
+
+    /// Names the module tree file (default `mod.rs`; `None` for none).
+    pub fn include_file(mut self, name: Option<&str>) -> Self {
+        self.options.include_file = name.map(str::to_owned);
+        self
+    }
+
+    /// Applies one option in the plugin's `key=value` form.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error for an unknown key or a bad value.
+    pub fn option(mut self, item: &str) -> Result<Self, Error> {
+        self.options
+            .set(item)
+            .map_err(|error| Error::new(error.to_string()))?;
+        Ok(self)
+    }
+
+    /// Also generates the imported files (default true), so that the messages a
+    /// service uses from another package are there; types under an
+    /// [`extern_path`](Self::extern_path) and the well-known types are never generated.
+    pub fn generate_imports(mut self, enable: bool) -> Self {
+        self.generate_imports = enable;
+        self
+    }
+
+    /// Writes into `dir` instead of `OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Parses with a system protoc at `protoc` instead of the built-in parser.
+    pub fn use_protoc(mut self, protoc: impl Into<PathBuf>) -> Self {
+        self.protoc = Some(protoc.into());
+        self
+    }
+
+    /// Prints `cargo:rerun-if-changed` for every file read (default true).
+    pub fn emit_rerun_if_changed(mut self, enable: bool) -> Self {
+        self.emit_rerun_if_changed = enable;
+        self
+    }
+
+    /// Compiles `protos`, looking imports up in `includes`.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error with `file:line:column` for a bad .proto, an error naming
+    /// the file for an I/O problem, or protoc's own message when protoc is used.
+    pub fn compile(
+        &self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<(), Error> {
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
+                Error::new(
+                    "OUT_DIR is not set: call rust-grpc-build from build.rs, or set Builder::out_dir",
+                )
+            })?,
+        };
+        let parsed = match &self.protoc {
+            None => protoc_gen_rust_grpc::source::parse(protos, includes)
+                .map_err(|error| Error::new(error.to_string()))?,
+            Some(protoc) => run_protoc(protoc, protos, includes)?,
+        };
+        if self.emit_rerun_if_changed {
+            for path in &parsed.paths {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
+        let mut to_generate = parsed.requested.clone();
+        if self.generate_imports {
+            to_generate.extend(
+                parsed
+                    .imported
+                    .iter()
+                    .filter(|name| self.generates_import(&parsed, name))
+                    .cloned(),
+            );
+        }
+        let files = protoc_gen_rust_grpc::generate(&parsed.files, &to_generate, &self.options)
+            .map_err(|error| Error::new(error.to_string()))?;
+        protoc_gen_rust_grpc::write(&out_dir, &files).map_err(|error| Error::new(error.to_string()))
+    }
+
+    fn generates_import(&self, parsed: &Parsed, name: &str) -> bool {
+        let Some(file) = parsed.files.iter().find(|file| file.name() == name) else {
+            return false;
+        };
+        let package = format!(".{}", file.package());
+        let wkt = package == ".google.protobuf" && !self.options.compile_well_known_types;
+        let external = self.options.extern_paths.iter().any(|(proto, _)| {
+            proto == "." || package == *proto || package.starts_with(&format!("{proto}."))
+        });
+        !wkt && !external
+    }
+}
+
+fn run_protoc(
+    protoc: &Path,
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<Parsed, Error> {
+    use prost::Message as _;
+
+    let dir = tempfile::tempdir()
+        .map_err(|error| Error::new(format!("cannot make a temporary directory: {error}")))?;
+    let set_path = dir.path().join("set.bin");
+    let mut command = std::process::Command::new(protoc);
+    command
+        .arg("--include_imports")
+        .arg("--include_source_info")
+        .arg(format!("--descriptor_set_out={}", set_path.display()));
+    for include in includes {
+        command.arg(format!("--proto_path={}", include.as_ref().display()));
+    }
+    for proto in protos {
+        command.arg(proto.as_ref());
+    }
+    let output = command.output().map_err(|error| {
+        Error::new(format!(
+            "cannot run protoc at {}: {error}; install protoc or use the built-in parser (drop use_protoc)",
+            protoc.display()
+        ))
+    })?;
+    if !output.status.success() {
+        return Err(Error::new(format!(
+            "protoc failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    let bytes = std::fs::read(&set_path)
+        .map_err(|error| Error::new(format!("cannot read protoc's output: {error}")))?;
+    let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).map_err(|error| {
+        Error::new(format!(
+            "protoc wrote an unreadable descriptor set: {error}"
+        ))
+    })?;
+
+    let requested: Vec<String> = protos
+        .iter()
+        .map(|proto| name_in_includes(proto.as_ref(), includes))
+        .collect();
+    let mut parsed = Parsed {
+        files: set.file,
+        requested,
+        imported: Vec::new(),
+        paths: Vec::new(),
+    };
+    for file in &parsed.files {
+        if !parsed.requested.iter().any(|name| name == file.name()) {
+            parsed.imported.push(file.name().to_owned());
+        }
+        if let Some(path) = includes
+            .iter()
+            .map(|include| include.as_ref().join(file.name()))
+            .find(|path| path.is_file())
+        {
+            parsed.paths.push(path);
+        }
+    }
+    Ok(parsed)
+}
+
+/// The name protoc gives `proto`: its path relative to the first include holding it.
+fn name_in_includes(proto: &Path, includes: &[impl AsRef<Path>]) -> String {
+    includes
+        .iter()
+        .find_map(|include| proto.strip_prefix(include.as_ref()).ok())
+        .unwrap_or(proto)
+        .components()
+        .map(|part| part.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}

@@ -63,7 +63,10 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         let mut value_of = |flag: &str| -> Result<String, String> {
-            match arg.strip_prefix(flag).and_then(|rest| rest.strip_prefix('=')) {
+            match arg
+                .strip_prefix(flag)
+                .and_then(|rest| rest.strip_prefix('='))
+            {
                 Some(value) => Ok(value.to_owned()),
                 None => iter
                     .next()
@@ -80,7 +83,9 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
                 parsed.includes.push(value_of(flag)?.into());
             }
             a if a.starts_with("-I") => parsed.includes.push(a[2..].into()),
-            a if a == "--out" || a.starts_with("--out=") => parsed.out = Some(value_of("--out")?.into()),
+            a if a == "--out" || a.starts_with("--out=") => {
+                parsed.out = Some(value_of("--out")?.into())
+            }
             a if a == "--opt" || a.starts_with("--opt=") => parsed.options.push(value_of("--opt")?),
             a if a.starts_with('-') => return Err(format!("unknown argument `{a}`")),
             file => parsed.files.push(file.into()),

@@ -7,10 +7,14 @@ use prost_types::FileDescriptorProto;
 use crate::Options;
 use crate::model::Service;
 
-/// Runs prost-build over `files` and returns each module's code (messages plus the
-/// services our generator appended), in no particular order.
+/// Runs prost-build over the files marked for generation and returns each
+/// module's code (messages plus the services our generator appended), in no
+/// particular order.
+///
+/// prost-build needs every message the generated ones refer to, so the other
+/// files go in too, each under a module of its own that is thrown away.
 pub(crate) fn generate(
-    files: Vec<FileDescriptorProto>,
+    files: Vec<(FileDescriptorProto, bool)>,
     options: &Options,
 ) -> std::io::Result<Vec<(Module, String)>> {
     let mut config = Config::new();
@@ -36,11 +40,24 @@ pub(crate) fn generate(
 
     let requests = files
         .into_iter()
-        .map(|file| (Module::from_protobuf_package_name(file.package()), file))
+        .enumerate()
+        .map(|(index, (file, wanted))| {
+            let module = if wanted {
+                Module::from_protobuf_package_name(file.package())
+            } else {
+                Module::from_parts([SKIPPED.to_owned(), index.to_string()])
+            };
+            (module, file)
+        })
         .collect();
     let modules = config.generate(requests)?;
-    Ok(modules.into_iter().collect())
+    Ok(modules
+        .into_iter()
+        .filter(|(module, _)| module.parts().next() != Some(SKIPPED))
+        .collect())
 }
+
+const SKIPPED: &str = "__rust_grpc_not_generated";
 
 /// Receives each service from prost-build and writes its client, server and names.
 struct Services {
@@ -55,7 +72,10 @@ impl prost_build::ServiceGenerator for Services {
             tokens.extend(crate::client::generate(&service));
         }
         if self.options.server {
-            tokens.extend(crate::server::generate(&service, self.options.default_stubs));
+            tokens.extend(crate::server::generate(
+                &service,
+                self.options.default_stubs,
+            ));
         }
         buf.push_str(&tokens.to_string());
         buf.push('\n');

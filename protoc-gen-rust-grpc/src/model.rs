@@ -96,7 +96,8 @@ impl Service {
 /// prost-build resolves types relative to the package module; generated clients and
 /// servers live one module deeper.
 fn from_submodule(rust_type: &str) -> String {
-    if rust_type.starts_with("::") || rust_type.starts_with("crate::") || rust_type.starts_with('(') {
+    if rust_type.starts_with("::") || rust_type.starts_with("crate::") || rust_type.starts_with('(')
+    {
         rust_type.to_owned()
     } else {
         format!("super::{rust_type}")

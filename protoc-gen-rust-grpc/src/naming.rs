@@ -19,11 +19,11 @@ use std::collections::BTreeSet;
 use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 
 const KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do",
-    "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in",
-    "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
-    "return", "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized",
-    "use", "virtual", "where", "while", "yield",
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn",
+    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let",
+    "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return",
+    "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use",
+    "virtual", "where", "while", "yield",
 ];
 
 const NOT_RAW: &[&str] = &["self", "Self", "super", "crate"];
@@ -161,16 +161,23 @@ mod tests {
     fn method_ident_table() {
         let table: &[(&[&str], &[&str])] = &[
             (&["SayHello"], &["say_hello"]),
-            (&["Connect", "New", "Clone", "IntoInner"], &[
-                "connect_rpc",
-                "new_rpc",
-                "clone_rpc",
-                "into_inner_rpc",
-            ]),
+            (
+                &["Connect", "New", "Clone", "IntoInner"],
+                &["connect_rpc", "new_rpc", "clone_rpc", "into_inner_rpc"],
+            ),
             (&["Type", "Self", "Super"], &["r#type", "self_", "super_"]),
-            (&["GetFoo", "get_foo", "getFoo"], &["get_foo", "get_foo_2", "get_foo_3"]),
-            (&["Connect", "connect_rpc"], &["connect_rpc", "connect_rpc_2"]),
-            (&["Ping2", "ping_2", "Ping_2"], &["ping2", "ping_2", "ping_2_2"]),
+            (
+                &["GetFoo", "get_foo", "getFoo"],
+                &["get_foo", "get_foo_2", "get_foo_3"],
+            ),
+            (
+                &["Connect", "connect_rpc"],
+                &["connect_rpc", "connect_rpc_2"],
+            ),
+            (
+                &["Ping2", "ping_2", "Ping_2"],
+                &["ping2", "ping_2", "ping_2_2"],
+            ),
         ];
         for (input, expected) in table {
             assert_eq!(method_idents(input.iter().copied()), *expected, "{input:?}");

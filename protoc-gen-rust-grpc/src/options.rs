@@ -233,7 +233,8 @@ mod tests {
 
     #[test]
     fn commas_inside_attributes_do_not_split() {
-        let options = Options::parse("type_attribute=.pkg.M=#[derive(Eq, Hash)],server=false").unwrap();
+        let options =
+            Options::parse("type_attribute=.pkg.M=#[derive(Eq, Hash)],server=false").unwrap();
         assert_eq!(
             options.type_attributes,
             vec![(".pkg.M".into(), "#[derive(Eq, Hash)]".into())]

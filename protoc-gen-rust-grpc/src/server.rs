@@ -80,6 +80,13 @@ pub(crate) fn generate(service: &Service, default_stubs: bool) -> TokenStream {
         }
     });
 
+    // An empty service has no arms that would use the handler.
+    let take_inner = if service.methods.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! { let inner = ::std::sync::Arc::clone(&self.inner); }
+    };
+
     quote! {
         #[doc = #module_doc]
         #[allow(deprecated)]
@@ -170,7 +177,7 @@ pub(crate) fn generate(service: &Service, default_stubs: bool) -> TokenStream {
                 }
 
                 fn call(&mut self, request: ::rust_grpc::codegen::http::Request<B>) -> Self::Future {
-                    let inner = ::std::sync::Arc::clone(&self.inner);
+                    #take_inner
                     match request.uri().path() {
                         #(#arms)*
                         _ => ::rust_grpc::codegen::unimplemented(request),

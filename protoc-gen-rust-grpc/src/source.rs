@@ -30,10 +30,7 @@ pub struct Parsed {
 /// Returns an error that starts with `file:line:column:` where the problem has a
 /// place, then says what is wrong: a syntax error, a missing import, an unknown
 /// type, a duplicate name, a file outside every include directory.
-pub fn parse(
-    files: &[impl AsRef<Path>],
-    includes: &[impl AsRef<Path>],
-) -> Result<Parsed, Error> {
+pub fn parse(files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<Parsed, Error> {
     let mut compiler = protox::Compiler::new(includes.iter().map(AsRef::as_ref))
         .map_err(|error| Error::new(describe(&error)))?;
     compiler.include_source_info(true).include_imports(true);
@@ -64,11 +61,14 @@ pub fn parse(
 /// `file:line:column: message`, plus protox's help where it has some.
 fn describe(error: &protox::Error) -> String {
     let mut out = String::new();
-    let position = error.labels().and_then(|mut labels| labels.next()).and_then(|label| {
-        let source = error.source_code()?;
-        let contents = source.read_span(label.inner(), 0, 0).ok()?;
-        Some((contents.line() + 1, contents.column() + 1))
-    });
+    let position = error
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .and_then(|label| {
+            let source = error.source_code()?;
+            let contents = source.read_span(label.inner(), 0, 0).ok()?;
+            Some((contents.line() + 1, contents.column() + 1))
+        });
     match (error.file(), position) {
         (Some(file), Some((line, column))) => {
             let _ = write!(out, "{file}:{line}:{column}: ");

@@ -71,9 +71,7 @@ where
 pub trait Transport:
     tonic::client::GrpcService<
         BoxBody,
-        ResponseBody: http_body::Body<Data = Bytes, Error: Into<StdError> + Send>
-                          + Send
-                          + 'static,
+        ResponseBody: http_body::Body<Data = Bytes, Error: Into<StdError> + Send> + Send + 'static,
         Error: Into<StdError>,
         Future: Send,
     > + Clone
@@ -193,8 +191,12 @@ impl<T: Transport> Client<T> {
         path: &'static str,
     ) -> Result<Response<Resp>, Status> {
         let mut grpc = self.ready().await?;
-        grpc.unary(tag(request, path), PathAndQuery::from_static(path), ProstCodec::default())
-            .await
+        grpc.unary(
+            tag(request, path),
+            PathAndQuery::from_static(path),
+            ProstCodec::default(),
+        )
+        .await
     }
 
     /// Makes a server-streaming call to `path`.
@@ -208,8 +210,12 @@ impl<T: Transport> Client<T> {
         path: &'static str,
     ) -> Result<Response<Streaming<Resp>>, Status> {
         let mut grpc = self.ready().await?;
-        grpc.server_streaming(tag(request, path), PathAndQuery::from_static(path), ProstCodec::default())
-            .await
+        grpc.server_streaming(
+            tag(request, path),
+            PathAndQuery::from_static(path),
+            ProstCodec::default(),
+        )
+        .await
     }
 
     /// Makes a client-streaming call to `path`.
@@ -226,8 +232,12 @@ impl<T: Transport> Client<T> {
         S: futures_core::Stream<Item = Req> + Send + 'static,
     {
         let mut grpc = self.ready().await?;
-        grpc.client_streaming(tag(request, path), PathAndQuery::from_static(path), ProstCodec::default())
-            .await
+        grpc.client_streaming(
+            tag(request, path),
+            PathAndQuery::from_static(path),
+            ProstCodec::default(),
+        )
+        .await
     }
 
     /// Makes a bidirectional streaming call to `path`.
@@ -244,8 +254,12 @@ impl<T: Transport> Client<T> {
         S: futures_core::Stream<Item = Req> + Send + 'static,
     {
         let mut grpc = self.ready().await?;
-        grpc.streaming(tag(request, path), PathAndQuery::from_static(path), ProstCodec::default())
-            .await
+        grpc.streaming(
+            tag(request, path),
+            PathAndQuery::from_static(path),
+            ProstCodec::default(),
+        )
+        .await
     }
 }
 
@@ -372,7 +386,9 @@ impl ServerConfig {
 }
 
 /// Answers a call to a method this server does not have with UNIMPLEMENTED.
-pub fn unimplemented<B>(request: http::Request<B>) -> BoxFuture<http::Response<BoxBody>, Infallible> {
+pub fn unimplemented<B>(
+    request: http::Request<B>,
+) -> BoxFuture<http::Response<BoxBody>, Infallible> {
     let status = Status::unimplemented(format!("unknown method {}", request.uri().path()));
     Box::pin(std::future::ready(Ok(status.into_http())))
 }

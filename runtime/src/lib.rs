@@ -36,14 +36,17 @@ pub use tonic::metadata;
 pub use tonic::service::Interceptor;
 pub use tonic::transport::server::Router;
 pub use tonic::transport::{Channel, Endpoint, Error, Server};
-pub use tonic::{Code, Extensions, IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming};
+pub use tonic::{
+    Code, Extensions, IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming,
+};
 
 /// The stream a server-streaming or bidirectional handler returns: any `Send`
 /// stream of messages or errors, boxed (for example `Box::pin(stream)`).
 ///
 /// The stream ends the call with OK when it ends; an `Err` item ends the call
 /// with that status.
-pub type BoxStream<T> = Pin<Box<dyn futures_core::Stream<Item = Result<T, Status>> + Send + 'static>>;
+pub type BoxStream<T> =
+    Pin<Box<dyn futures_core::Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 /// Brings the code generated for one protobuf package into scope.
 ///

@@ -1,0 +1,36 @@
+//! Compiles the whole corpus twice: with the default options, and with default
+//! UNIMPLEMENTED stubs on every server trait method.
+
+use std::path::{Path, PathBuf};
+
+fn protos(dir: &Path, found: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("testdata/protos is readable")
+        .map(|entry| entry.expect("directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            protos(&path, found);
+        } else if path.extension().is_some_and(|ext| ext == "proto") {
+            found.push(path);
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = Path::new("protos");
+    let mut files = Vec::new();
+    protos(root, &mut files);
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    rust_grpc_build::configure()
+        .out_dir(out.join("default"))
+        .compile(&files, &[root])?;
+    rust_grpc_build::configure()
+        .default_stubs(true)
+        .emit_rerun_if_changed(false)
+        .out_dir(out.join("stubs"))
+        .compile(&files, &[root])?;
+    println!("cargo:rerun-if-changed=protos");
+    Ok(())
+}
