@@ -58,20 +58,25 @@ pub fn parse(files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Resul
     Ok(parsed)
 }
 
-/// `file:line:column: message`, plus protox's help where it has some.
+/// `file:line:column: message`, then the other places involved and protox's help.
 fn describe(error: &protox::Error) -> String {
+    let labels: Vec<miette::LabeledSpan> =
+        error.labels().map(Iterator::collect).unwrap_or_default();
+    // The primary label marks the offending place; a duplicate name, say, also
+    // labels the first definition.
+    let main = labels
+        .iter()
+        .position(miette::LabeledSpan::primary)
+        .or_else(|| labels.len().checked_sub(1));
+    let position = |label: &miette::LabeledSpan| {
+        let contents = error.source_code()?.read_span(label.inner(), 0, 0).ok()?;
+        Some(format!("{}:{}", contents.line() + 1, contents.column() + 1))
+    };
+    let file = error.file();
     let mut out = String::new();
-    let position = error
-        .labels()
-        .and_then(|mut labels| labels.next())
-        .and_then(|label| {
-            let source = error.source_code()?;
-            let contents = source.read_span(label.inner(), 0, 0).ok()?;
-            Some((contents.line() + 1, contents.column() + 1))
-        });
-    match (error.file(), position) {
-        (Some(file), Some((line, column))) => {
-            let _ = write!(out, "{file}:{line}:{column}: ");
+    match (file, main.and_then(|index| position(&labels[index]))) {
+        (Some(file), Some(at)) => {
+            let _ = write!(out, "{file}:{at}: ");
         }
         (Some(file), None) => {
             let _ = write!(out, "{file}: ");
@@ -79,15 +84,21 @@ fn describe(error: &protox::Error) -> String {
         _ => {}
     }
     let _ = write!(out, "{error}");
-    if let Some(label) = error
-        .labels()
-        .and_then(|mut labels| labels.next())
-        .and_then(|label| label.label().map(str::to_owned))
-    {
-        let _ = write!(out, " ({label})");
+    for (index, label) in labels.iter().enumerate() {
+        if Some(index) == main {
+            continue;
+        }
+        if let (Some(file), Some(at), Some(text)) = (file, position(label), label.label()) {
+            let _ = write!(out, "\n  note: {file}:{at}: {text}");
+        }
     }
     if let Some(help) = error.help() {
         let _ = write!(out, "\n  help: {help}");
+    } else if error.is_file_not_found() {
+        out.push_str(
+            "\n  help: add the directory that holds it to the include paths \
+             (-I DIR, or the includes of rust-grpc-build)",
+        );
     }
     out
 }

@@ -1,0 +1,252 @@
+//! The two front doors: protoc's plugin protocol (with the real protoc) and the
+//! standalone binary (protox). Same protos and options must give the same bytes.
+
+mod support;
+
+use std::path::PathBuf;
+
+use support::*;
+
+fn corpus_args(out: &std::path::Path, opt: Option<&str>) -> Vec<String> {
+    let mut args = vec!["-I".to_owned(), corpus_root().display().to_string()];
+    args.extend(corpus_files().iter().map(|p| p.display().to_string()));
+    args.push("--out".to_owned());
+    args.push(out.display().to_string());
+    if let Some(opt) = opt {
+        args.push("--opt".to_owned());
+        args.push(opt.to_owned());
+    }
+    args
+}
+
+fn assert_doors_agree(opt: Option<&str>) {
+    let plugin_out = tempfile::tempdir().unwrap();
+    let standalone_out = tempfile::tempdir().unwrap();
+
+    let output = run_protoc(&corpus_root(), &corpus_files(), plugin_out.path(), opt);
+    assert!(
+        output.status.success(),
+        "protoc failed: {}",
+        stderr(&output)
+    );
+
+    let args = corpus_args(standalone_out.path(), opt);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run_standalone(&args);
+    assert!(
+        output.status.success(),
+        "standalone failed: {}",
+        stderr(&output)
+    );
+
+    let plugin = read_tree(plugin_out.path());
+    let standalone = read_tree(standalone_out.path());
+    assert_eq!(
+        plugin.keys().collect::<Vec<_>>(),
+        standalone.keys().collect::<Vec<_>>(),
+        "the two doors wrote different file sets"
+    );
+    assert!(
+        plugin.len() > 10,
+        "expected a file per corpus package, got {}",
+        plugin.len()
+    );
+    for (name, bytes) in &plugin {
+        let other = &standalone[name];
+        assert!(
+            bytes == other,
+            "{name} differs between protoc plugin and standalone: {}",
+            first_difference(
+                &String::from_utf8_lossy(bytes),
+                &String::from_utf8_lossy(other)
+            )
+        );
+    }
+}
+
+#[test]
+fn plugin_and_standalone_write_identical_bytes() {
+    assert_doors_agree(None);
+}
+
+#[test]
+fn plugin_and_standalone_agree_with_options() {
+    assert_doors_agree(Some(
+        "default_stubs=true,btree_map=.,bytes=.,type_attribute=.corpus.shapes=#[derive(Eq, Hash)],include_file=all.rs",
+    ));
+}
+
+#[test]
+fn plugin_reports_an_unknown_option_through_protoc() {
+    let out = tempfile::tempdir().unwrap();
+    let files = vec![corpus_root().join("helloworld/helloworld.proto")];
+    let output = run_protoc(&corpus_root(), &files, out.path(), Some("clinet=false"));
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(text.contains("unknown option `clinet`"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
+
+#[test]
+fn plugin_rejects_a_request_it_cannot_decode() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(binary())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\xff\xff\xff not protobuf")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("stdin is not a CodeGeneratorRequest"),
+        "{text}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+/// Each bad .proto, with what the standalone door must say about it.
+const BAD: &[(&str, &str)] = &[
+    (
+        "syntax_error.proto",
+        "syntax_error.proto:6:3: expected ';' or '[', but found 'int32'",
+    ),
+    (
+        "missing_import.proto",
+        "missing_import.proto:4:1: import 'does/not/exist.proto' not found",
+    ),
+    (
+        "unknown_type.proto",
+        "unknown_type.proto:5:3: name 'NoSuchMessage' is not defined",
+    ),
+    (
+        "duplicate_name.proto",
+        "duplicate_name.proto:7:9: name 'bad.duplicate.Twice' is defined twice",
+    ),
+    (
+        "unknown_option.proto",
+        "unknown_option.proto:5:3: name 'no.such.option' is not defined",
+    ),
+];
+
+#[test]
+fn standalone_reports_bad_protos_with_file_line_and_column() {
+    let bad = testdata().join("bad");
+    for (file, expected) in BAD {
+        let out = tempfile::tempdir().unwrap();
+        let path = bad.join(file);
+        let output = run_standalone(&[
+            "-I",
+            bad.to_str().unwrap(),
+            path.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(1), "{file}");
+        let text = stderr(&output);
+        assert!(
+            text.contains(expected),
+            "{file}: expected `{expected}` in:\n{text}"
+        );
+        assert!(!text.contains("panicked"), "{file}: {text}");
+        assert_eq!(
+            std::fs::read_dir(out.path()).unwrap().count(),
+            0,
+            "{file}: wrote output"
+        );
+    }
+}
+
+#[test]
+fn plugin_door_reports_bad_protos_with_file_and_line() {
+    let bad = testdata().join("bad");
+    for (file, _) in BAD {
+        let out = tempfile::tempdir().unwrap();
+        let output = run_protoc(&bad, &[bad.join(file)], out.path(), None);
+        assert!(!output.status.success(), "{file}");
+        let text = stderr(&output);
+        // protoc parses before our plugin runs; its message names the place.
+        assert!(text.contains(&format!("{file}:")), "{file}: {text}");
+        assert!(!text.contains("panicked"), "{file}: {text}");
+    }
+}
+
+#[test]
+fn missing_import_error_says_how_to_fix_it() {
+    let bad = testdata().join("bad");
+    let out = tempfile::tempdir().unwrap();
+    let path = bad.join("missing_import.proto");
+    let output = run_standalone(&[
+        "-I",
+        bad.to_str().unwrap(),
+        path.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(stderr(&output).contains("help: add the directory that holds it to the include paths"));
+}
+
+#[test]
+fn check_mode_names_stale_and_missing_files() {
+    let out = tempfile::tempdir().unwrap();
+    let proto = corpus_root().join("helloworld/helloworld.proto");
+    let root = corpus_root();
+    let args = [
+        "-I",
+        root.to_str().unwrap(),
+        proto.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    let check: Vec<&str> = args.iter().copied().chain(["--check"]).collect();
+
+    let output = run_standalone(&check);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("missing: "), "{}", stderr(&output));
+
+    assert!(run_standalone(&args).status.success());
+    let output = run_standalone(&check);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let file: PathBuf = out.path().join("helloworld.rs");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("// edited by hand\n");
+    std::fs::write(&file, text).unwrap();
+    let output = run_standalone(&check);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains("stale: ") && text.contains("helloworld.rs"),
+        "{text}"
+    );
+}
+
+#[test]
+fn version_and_help_work() {
+    let output = run_standalone(&["--version"]);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        format!("protoc-gen-rust-grpc {}", env!("CARGO_PKG_VERSION"))
+    );
+    let output = run_standalone(&["--help"]);
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for key in protoc_gen_rust_grpc::OPTION_KEYS {
+        assert!(help.contains(key), "--help does not mention option {key}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_with_status_two() {
+    let output = run_standalone(&["--frobnicate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("unknown argument `--frobnicate`"));
+}
