@@ -1,5 +1,7 @@
 //! Compiles the whole corpus twice: with the default options, and with default
-//! UNIMPLEMENTED stubs on every server trait method.
+//! UNIMPLEMENTED stubs on every server trait method. When `RUST_GRPC_GOOGLEAPIS`
+//! names a folder of googleapis-common-protos (`.ci/test` downloads it), that
+//! real-world corpus is compiled too, under `cfg(googleapis)`.
 
 use std::path::{Path, PathBuf};
 
@@ -32,5 +34,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .out_dir(out.join("stubs"))
         .compile(&files, &[root])?;
     println!("cargo:rerun-if-changed=protos");
+
+    println!("cargo::rustc-check-cfg=cfg(googleapis)");
+    println!("cargo:rerun-if-env-changed=RUST_GRPC_GOOGLEAPIS");
+    if let Some(dir) = std::env::var_os("RUST_GRPC_GOOGLEAPIS") {
+        let dir = PathBuf::from(dir);
+        let mut files = Vec::new();
+        protos(&dir, &mut files);
+        rust_grpc_build::configure()
+            .out_dir(out.join("googleapis"))
+            .compile(&files, &[&dir])?;
+        println!("cargo:rustc-cfg=googleapis");
+    }
     Ok(())
 }

@@ -162,8 +162,9 @@ fn package_file(files: &[&FileDescriptorProto], body: &str, options: &Options) -
         out,
         "const _: () = ::rust_grpc::codegen::require_codegen_version::<{CODEGEN_VERSION}>();"
     );
-    if !body.is_empty() {
-        out.push_str(body);
+    for line in body.lines() {
+        out.push_str(&plain_code_fence(line));
+        out.push('\n');
     }
     if options.file_descriptor_set {
         let set = FileDescriptorSet {
@@ -179,10 +180,67 @@ fn package_file(files: &[&FileDescriptorProto], body: &str, options: &Options) -
     out
 }
 
-/// The descriptor as reflection needs it: no comments or source positions.
+/// Code blocks in proto comments are examples in other languages or pseudo-code:
+/// fence them as `text` so rustdoc shows them and never runs them (prost marks
+/// `rust` blocks `compile_fail`, which still runs them).
+fn plain_code_fence(line: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = line.trim_start();
+    let Some(fence) = trimmed.strip_prefix("/// ```") else {
+        return line.into();
+    };
+    let indent = &line[..line.len() - trimmed.len()];
+    match fence {
+        "compile_fail" | "text," => format!("{indent}/// ```text").into(),
+        _ => line.into(),
+    }
+}
+
+/// The descriptor as reflection needs it: no comments or source positions, and no
+/// empty options (protoc keeps an empty options message where protox has none, for
+/// example an rpc with only custom options, which prost does not decode).
 fn embedded_descriptor(file: &FileDescriptorProto) -> FileDescriptorProto {
+    use prost_types::DescriptorProto;
+
+    fn clear<T: Default + PartialEq>(options: &mut Option<T>) {
+        if options.as_ref().is_some_and(|o| *o == T::default()) {
+            *options = None;
+        }
+    }
+    fn message(msg: &mut DescriptorProto) {
+        clear(&mut msg.options);
+        msg.field
+            .iter_mut()
+            .chain(&mut msg.extension)
+            .for_each(|f| clear(&mut f.options));
+        msg.oneof_decl
+            .iter_mut()
+            .for_each(|o| clear(&mut o.options));
+        msg.enum_type.iter_mut().for_each(enumeration);
+        msg.nested_type.iter_mut().for_each(message);
+    }
+    fn enumeration(enumeration: &mut prost_types::EnumDescriptorProto) {
+        clear(&mut enumeration.options);
+        enumeration
+            .value
+            .iter_mut()
+            .for_each(|v| clear(&mut v.options));
+    }
+
     let mut file = file.clone();
     file.source_code_info = None;
+    clear(&mut file.options);
+    file.message_type.iter_mut().for_each(message);
+    file.enum_type.iter_mut().for_each(enumeration);
+    file.extension
+        .iter_mut()
+        .for_each(|f| clear(&mut f.options));
+    for service in &mut file.service {
+        clear(&mut service.options);
+        service
+            .method
+            .iter_mut()
+            .for_each(|m| clear(&mut m.options));
+    }
     file
 }
 
@@ -293,6 +351,21 @@ mod tests {
     #[test]
     fn byte_string_escapes_quotes_backslashes_and_binary() {
         assert_eq!(byte_string(b"a\"\\\n\xff"), r#"b"a\"\\\x0a\xff""#);
+    }
+
+    #[test]
+    fn code_fences_from_comments_never_run() {
+        assert_eq!(
+            plain_code_fence("    /// ```compile_fail"),
+            "    /// ```text"
+        );
+        assert_eq!(plain_code_fence("/// ```text,"), "/// ```text");
+        assert_eq!(plain_code_fence("/// ```text,python"), "/// ```text,python");
+        assert_eq!(plain_code_fence("/// ```"), "/// ```");
+        assert_eq!(
+            plain_code_fence("let s = \"/// ```compile_fail\";"),
+            "let s = \"/// ```compile_fail\";"
+        );
     }
 
     #[test]

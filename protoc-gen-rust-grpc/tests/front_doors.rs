@@ -250,3 +250,67 @@ fn usage_errors_exit_with_status_two() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("unknown argument `--frobnicate`"));
 }
+
+/// googleapis-common-protos from PyPI, which `.ci/test` downloads; CI must have it.
+fn googleapis() -> Option<(PathBuf, Vec<PathBuf>)> {
+    let Some(dir) = std::env::var_os("RUST_GRPC_GOOGLEAPIS").map(PathBuf::from) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "RUST_GRPC_GOOGLEAPIS must be set under CI (.ci/test sets it)"
+        );
+        eprintln!("skipped: RUST_GRPC_GOOGLEAPIS is not set (bash .ci/test sets it)");
+        return None;
+    };
+    fn walk(dir: &std::path::Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "proto") {
+                found.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&dir, &mut files);
+    files.sort();
+    assert!(
+        files.len() > 50,
+        "expected the googleapis corpus in {}",
+        dir.display()
+    );
+    Some((dir, files))
+}
+
+#[test]
+fn googleapis_generates_identical_bytes_through_both_doors() {
+    let Some((dir, files)) = googleapis() else {
+        return;
+    };
+    let plugin_out = tempfile::tempdir().unwrap();
+    let output = run_protoc(&dir, &files, plugin_out.path(), None);
+    assert!(
+        output.status.success(),
+        "protoc failed: {}",
+        stderr(&output)
+    );
+
+    let standalone_out = tempfile::tempdir().unwrap();
+    let mut args = vec!["-I".to_owned(), dir.display().to_string()];
+    args.extend(files.iter().map(|p| p.display().to_string()));
+    args.extend([
+        "--out".to_owned(),
+        standalone_out.path().display().to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run_standalone(&args);
+    assert!(
+        output.status.success(),
+        "standalone failed: {}",
+        stderr(&output)
+    );
+
+    let plugin = read_tree(plugin_out.path());
+    assert_eq!(plugin, read_tree(standalone_out.path()));
+    assert!(plugin.contains_key("google.rpc.rs") && plugin.contains_key("google.longrunning.rs"));
+}

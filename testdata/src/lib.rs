@@ -12,3 +12,9 @@ pub mod default {
 pub mod stubs {
     include!(concat!(env!("OUT_DIR"), "/stubs/mod.rs"));
 }
+
+/// googleapis-common-protos, when `RUST_GRPC_GOOGLEAPIS` is set at build time.
+#[cfg(googleapis)]
+pub mod googleapis {
+    include!(concat!(env!("OUT_DIR"), "/googleapis/mod.rs"));
+}

@@ -20,7 +20,7 @@ pub struct DocRequest {
 }
 /// A reply documented with a fenced block without a language:
 ///
-/// ```text,
+/// ```text
 /// fn broken( -> {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
@@ -44,7 +44,7 @@ pub mod docs_server {
     ///
     /// Example (this is deliberately NOT valid Rust):
     ///
-    /// ```compile_fail
+    /// ```text
     /// let client = DocsClient::new(???);
     /// client.lookup(\[link\]).await?
     /// ```
@@ -59,11 +59,11 @@ pub mod docs_server {
         /// lookup "term" --> reply
         /// ```
         ///
-        /// ```text,
+        /// ```text
         /// $ grpcurl -d '{"query": "x"}' localhost:50051 corpus.docs.Docs/Lookup
         /// ```
         ///
-        /// ```compile_fail
+        /// ```text
         /// this does not compile \[1\]
         /// ```
         ///
