@@ -65,7 +65,17 @@ pub fn compile_protos(
     protos: &[impl AsRef<Path>],
     includes: &[impl AsRef<Path>],
 ) -> Result<(), Error> {
-    configure().compile(protos, includes)
+    configure().compile(protos, includes).map(drop)
+}
+
+/// What one compilation read and wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiled {
+    /// Every .proto file read from disk, imports included (the well-known types
+    /// are built in and not listed).
+    pub read: Vec<PathBuf>,
+    /// Every file generated, in the output directory.
+    pub written: Vec<PathBuf>,
 }
 
 /// A [`Builder`] with the default options.
@@ -226,7 +236,7 @@ impl Builder {
         &self,
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
-    ) -> Result<(), Error> {
+    ) -> Result<Compiled, Error> {
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
@@ -257,7 +267,12 @@ impl Builder {
         }
         let files = protoc_gen_rust_grpc::generate(&parsed.files, &to_generate, &self.options)
             .map_err(|error| Error::new(error.to_string()))?;
-        protoc_gen_rust_grpc::write(&out_dir, &files).map_err(|error| Error::new(error.to_string()))
+        protoc_gen_rust_grpc::write(&out_dir, &files)
+            .map_err(|error| Error::new(error.to_string()))?;
+        Ok(Compiled {
+            read: parsed.paths,
+            written: files.iter().map(|file| out_dir.join(&file.name)).collect(),
+        })
     }
 
     fn generates_import(&self, parsed: &Parsed, name: &str) -> bool {

@@ -1,0 +1,135 @@
+//! The build.rs door: same bytes as the other doors, and an honest list of the
+//! files it read.
+
+use std::path::{Path, PathBuf};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+}
+
+fn corpus() -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "proto") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&testdata().join("protos"), &mut found);
+    found.sort();
+    found
+}
+
+#[test]
+fn build_rs_writes_the_same_bytes_as_the_golden_files() {
+    // The golden files are the standalone door's output, which the plugin-door
+    // test holds byte-identical to protoc's.
+    let out = tempfile::tempdir().unwrap();
+    let compiled = rust_grpc_build::configure()
+        .generate_imports(false)
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile(&corpus(), &[testdata().join("protos")])
+        .unwrap();
+    let expected = testdata().join("expected/default");
+    let mut count = 0;
+    for path in &compiled.written {
+        let name = path.file_name().unwrap();
+        let golden = std::fs::read(expected.join(name)).unwrap();
+        assert!(
+            std::fs::read(path).unwrap() == golden,
+            "{name:?} differs from the golden file"
+        );
+        count += 1;
+    }
+    assert_eq!(count, std::fs::read_dir(&expected).unwrap().count());
+}
+
+#[test]
+fn every_file_read_is_reported_imports_included() {
+    let out = tempfile::tempdir().unwrap();
+    let root = testdata().join("protos");
+    let compiled = rust_grpc_build::configure()
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile(&[root.join("corpus/remote/remote.proto")], &[&root])
+        .unwrap();
+    let mut read: Vec<String> = compiled
+        .read
+        .iter()
+        .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    read.sort();
+    assert_eq!(
+        read,
+        ["corpus/remote/remote.proto", "corpus/types/types.proto"]
+    );
+}
+
+#[test]
+fn imported_packages_are_generated_too() {
+    let out = tempfile::tempdir().unwrap();
+    let root = testdata().join("protos");
+    let compiled = rust_grpc_build::configure()
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile(&[root.join("corpus/remote/remote.proto")], &[&root])
+        .unwrap();
+    let mut names: Vec<String> = compiled
+        .written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["corpus.remote.rs", "corpus.types.rs", "mod.rs"]);
+}
+
+#[test]
+fn a_bad_proto_gives_file_line_and_column() {
+    let out = tempfile::tempdir().unwrap();
+    let bad = testdata().join("bad");
+    let error = rust_grpc_build::configure()
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile(&[bad.join("unknown_type.proto")], &[&bad])
+        .unwrap_err();
+    // Debug is what cargo shows when build.rs returns the error.
+    assert_eq!(
+        format!("{error:?}"),
+        "unknown_type.proto:5:3: name 'NoSuchMessage' is not defined"
+    );
+}
+
+#[test]
+fn system_protoc_gives_the_same_bytes() {
+    let root = testdata().join("protos");
+    let files = [
+        root.join("routeguide/route_guide.proto"),
+        root.join("corpus/wkt.proto"),
+    ];
+    let with_protox = tempfile::tempdir().unwrap();
+    let with_protoc = tempfile::tempdir().unwrap();
+    let builder = rust_grpc_build::configure().emit_rerun_if_changed(false);
+    builder
+        .clone()
+        .out_dir(with_protox.path())
+        .compile(&files, &[&root])
+        .unwrap();
+    let protoc = std::env::var("PROTOC").unwrap_or_else(|_| "protoc".to_owned());
+    builder
+        .use_protoc(protoc)
+        .out_dir(with_protoc.path())
+        .compile(&files, &[&root])
+        .unwrap();
+    for name in ["routeguide.rs", "corpus.wkt.rs", "mod.rs"] {
+        assert_eq!(
+            std::fs::read(with_protox.path().join(name)).unwrap(),
+            std::fs::read(with_protoc.path().join(name)).unwrap(),
+            "{name}"
+        );
+    }
+}
