@@ -314,3 +314,45 @@ fn googleapis_generates_identical_bytes_through_both_doors() {
     assert_eq!(plugin, read_tree(standalone_out.path()));
     assert!(plugin.contains_key("google.rpc.rs") && plugin.contains_key("google.longrunning.rs"));
 }
+
+#[test]
+fn buf_generate_writes_the_golden_bytes() {
+    // buf, from npm's @bufbuild/buf; `.ci/test` installs it and sets RUST_GRPC_BUF.
+    let Some(buf) = std::env::var_os("RUST_GRPC_BUF") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "RUST_GRPC_BUF must be set under CI (.ci/test sets it)"
+        );
+        eprintln!("skipped: RUST_GRPC_BUF is not set (bash .ci/test sets it)");
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    // strategy `all`: one plugin run for every file, so one module tree file.
+    let template = format!(
+        r#"{{"version":"v2","plugins":[{{"local":"{}","out":"{}","strategy":"all"}}]}}"#,
+        binary().display(),
+        out.path().display()
+    );
+    let output = std::process::Command::new(buf)
+        .current_dir(corpus_root())
+        .args(["generate", ".", "--template", &template])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "buf generate failed: {}",
+        stderr(&output)
+    );
+    let golden = read_tree(&testdata().join("expected/default"));
+    let generated = read_tree(out.path());
+    assert_eq!(
+        golden.keys().collect::<Vec<_>>(),
+        generated.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &golden {
+        assert!(
+            generated[name] == *bytes,
+            "{name} from buf differs from the golden file"
+        );
+    }
+}
