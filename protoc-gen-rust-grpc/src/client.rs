@@ -60,7 +60,7 @@ pub(crate) fn generate(service: &Service) -> TokenStream {
 
     quote! {
         #[doc = #module_doc]
-        #[allow(deprecated)]
+        #[allow(deprecated, dead_code, unreachable_pub)]
         pub mod #module {
             #struct_docs
             #deprecated

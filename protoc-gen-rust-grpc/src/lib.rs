@@ -173,6 +173,7 @@ fn package_file(files: &[&FileDescriptorProto], body: &str, options: &Options) -
         out.push_str(
             "/// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.\n",
         );
+        out.push_str("#[allow(dead_code, unreachable_pub)]\n");
         out.push_str("pub const FILE_DESCRIPTOR_SET: &[u8] = ");
         out.push_str(&byte_string(&set.encode_to_vec()));
         out.push_str(";\n");
@@ -283,7 +284,7 @@ fn module_tree<'a>(packages: impl Iterator<Item = &'a str>) -> String {
             let _ = writeln!(out, "{indent}include!(\"{file}\");");
         }
         for (name, child) in &node.children {
-            let _ = writeln!(out, "{indent}#[allow(clippy::all, missing_docs)]");
+            let _ = writeln!(out, "{indent}#[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]");
             let _ = writeln!(out, "{indent}pub mod {name} {{");
             write(child, depth + 1, out);
             let _ = writeln!(out, "{indent}}}");
@@ -373,15 +374,15 @@ mod tests {
         let tree = module_tree(["a.b", "a", "c", ""].into_iter());
         let expected = "\
 include!(\"_.rs\");
-#[allow(clippy::all, missing_docs)]
+#[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
 pub mod a {
     include!(\"a.rs\");
-    #[allow(clippy::all, missing_docs)]
+    #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
     pub mod b {
         include!(\"a.b.rs\");
     }
 }
-#[allow(clippy::all, missing_docs)]
+#[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
 pub mod c {
     include!(\"c.rs\");
 }

@@ -89,7 +89,7 @@ pub(crate) fn generate(service: &Service, default_stubs: bool) -> TokenStream {
 
     quote! {
         #[doc = #module_doc]
-        #[allow(deprecated)]
+        #[allow(deprecated, dead_code, unreachable_pub)]
         pub mod #module {
             #trait_docs
             #deprecated
@@ -204,6 +204,7 @@ pub(crate) fn generate_names(service: &Service) -> TokenStream {
     });
     quote! {
         #[doc = #module_doc]
+        #[allow(dead_code, unreachable_pub)]
         pub mod #module {
             /// The full name of the service.
             pub const SERVICE_NAME: &str = #full_name;

@@ -10,6 +10,7 @@ pub struct Orphan {
     pub text: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `Lonely` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod lonely_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "Lonely";
@@ -17,7 +18,7 @@ pub mod lonely_methods {
     pub const ADOPT: &str = "/Lonely/Adopt";
 }
 /// The client for `Lonely`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod lonely_client {
     /// A service in the root namespace.
     ///
@@ -117,7 +118,7 @@ pub mod lonely_client {
     }
 }
 /// The server for `Lonely`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod lonely_server {
     /// A service in the root namespace.
     ///
@@ -242,4 +243,5 @@ pub mod lonely_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\\\x0a\x0fnopackage.proto\"\x1c\x0a\x06Orphan\x12\x12\x0a\x04text\x18\x01 \x01(\x09R\x04text2#\x0a\x06Lonely\x12\x19\x0a\x05Adopt\x12\x07.Orphan\x1a\x07.Orphanb\x06proto3";

@@ -30,6 +30,7 @@ pub struct Reply {
     pub value: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `corpus.deprecated.OldService` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod old_service_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.deprecated.OldService";
@@ -37,7 +38,7 @@ pub mod old_service_methods {
     pub const CALL_RPC: &str = "/corpus.deprecated.OldService/Call";
 }
 /// The client for `corpus.deprecated.OldService`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod old_service_client {
     /// A service that is deprecated as a whole.
     ///
@@ -138,7 +139,7 @@ pub mod old_service_client {
     }
 }
 /// The server for `corpus.deprecated.OldService`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod old_service_server {
     /// A service that is deprecated as a whole.
     ///
@@ -265,6 +266,7 @@ pub mod old_service_server {
     }
 }
 /// The wire names of `corpus.deprecated.MixedService` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod mixed_service_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.deprecated.MixedService";
@@ -274,7 +276,7 @@ pub mod mixed_service_methods {
     pub const LEGACY: &str = "/corpus.deprecated.MixedService/Legacy";
 }
 /// The client for `corpus.deprecated.MixedService`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod mixed_service_client {
     /// A service with one deprecated method.
     ///
@@ -390,7 +392,7 @@ pub mod mixed_service_client {
     }
 }
 /// The server for `corpus.deprecated.MixedService`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod mixed_service_server {
     /// A service with one deprecated method.
     ///
@@ -535,4 +537,5 @@ pub mod mixed_service_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xae\x03\x0a\x17corpus/deprecated.proto\x12\x11corpus.deprecated\"&\x0a\x0aOldRequest\x12\x14\x0a\x05value\x18\x01 \x01(\x09R\x05value:\x02\x18\x01\"F\x0a\x07Request\x12\x14\x0a\x05value\x18\x01 \x01(\x09R\x05value\x12%\x0a\x0clegacy_value\x18\x02 \x01(\x09B\x02\x18\x01R\x0blegacyValue\"\x1d\x0a\x05Reply\x12\x14\x0a\x05value\x18\x01 \x01(\x09R\x05value2R\x0a\x0aOldService\x12?\x0a\x04Call\x12\x1d.corpus.deprecated.OldRequest\x1a\x18.corpus.deprecated.Reply\x1a\x03\x88\x02\x012\x94\x01\x0a\x0cMixedService\x12?\x0a\x07Current\x12\x1a.corpus.deprecated.Request\x1a\x18.corpus.deprecated.Reply\x12C\x0a\x06Legacy\x12\x1a.corpus.deprecated.Request\x1a\x18.corpus.deprecated.Reply\"\x03\x88\x02\x01b\x06proto3";

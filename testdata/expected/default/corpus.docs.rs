@@ -31,6 +31,7 @@ pub struct DocReply {
     pub text: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `corpus.docs.Docs` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod docs_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.docs.Docs";
@@ -38,7 +39,7 @@ pub mod docs_methods {
     pub const LOOKUP: &str = "/corpus.docs.Docs/Lookup";
 }
 /// The client for `corpus.docs.Docs`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod docs_client {
     /// Docs is a service with Markdown-heavy comments.
     ///
@@ -161,7 +162,7 @@ pub mod docs_client {
     }
 }
 /// The server for `corpus.docs.Docs`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod docs_server {
     /// Docs is a service with Markdown-heavy comments.
     ///
@@ -309,4 +310,5 @@ pub mod docs_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xae\x01\x0a\x11corpus/docs.proto\x12\x0bcorpus.docs\"\"\x0a\x0aDocRequest\x12\x14\x0a\x05query\x18\x01 \x01(\x09R\x05query\"\x1e\x0a\x08DocReply\x12\x12\x0a\x04text\x18\x01 \x01(\x09R\x04text2@\x0a\x04Docs\x128\x0a\x06Lookup\x12\x17.corpus.docs.DocRequest\x1a\x15.corpus.docs.DocReplyb\x06proto3";

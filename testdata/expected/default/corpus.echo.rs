@@ -45,6 +45,7 @@ pub struct FailRequest {
     pub message: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `corpus.echo.Echo` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod echo_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.echo.Echo";
@@ -62,7 +63,7 @@ pub mod echo_methods {
     pub const FAIL: &str = "/corpus.echo.Echo/Fail";
 }
 /// The client for `corpus.echo.Echo`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod echo_client {
     /// Echo implements every RPC kind plus timing and error helpers.
     ///
@@ -237,7 +238,7 @@ pub mod echo_client {
     }
 }
 /// The server for `corpus.echo.Echo`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod echo_server {
     /// Echo implements every RPC kind plus timing and error helpers.
     ///
@@ -457,6 +458,7 @@ pub mod echo_server {
     }
 }
 /// The wire names of `corpus.echo.Partial` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod partial_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.echo.Partial";
@@ -468,7 +470,7 @@ pub mod partial_methods {
     pub const MISSING_STREAM: &str = "/corpus.echo.Partial/MissingStream";
 }
 /// The client for `corpus.echo.Partial`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod partial_client {
     /// Partial is implemented only in part; the rest use default stubs.
     ///
@@ -598,7 +600,7 @@ pub mod partial_client {
     }
 }
 /// The server for `corpus.echo.Partial`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod partial_server {
     /// Partial is implemented only in part; the rest use default stubs.
     ///
@@ -761,4 +763,5 @@ pub mod partial_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xda\x06\x0a\x11corpus/echo.proto\x12\x0bcorpus.echo\"=\x0a\x0bEchoRequest\x12\x18\x0a\x07message\x18\x01 \x01(\x09R\x07message\x12\x14\x0a\x05count\x18\x02 \x01(\x05R\x05count\"A\x0a\x09EchoReply\x12\x18\x0a\x07message\x18\x01 \x01(\x09R\x07message\x12\x1a\x0a\x08metadata\x18\x02 \x03(\x09R\x08metadata\"&\x0a\x0cSleepRequest\x12\x16\x0a\x06millis\x18\x01 \x01(\x03R\x06millis\";\x0a\x0bFailRequest\x12\x12\x0a\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\x0a\x07message\x18\x02 \x01(\x09R\x07message2\xfd\x02\x0a\x04Echo\x129\x0a\x05Unary\x12\x18.corpus.echo.EchoRequest\x1a\x16.corpus.echo.EchoReply\x12B\x0a\x0cServerStream\x12\x18.corpus.echo.EchoRequest\x1a\x16.corpus.echo.EchoReply0\x01\x12B\x0a\x0cClientStream\x12\x18.corpus.echo.EchoRequest\x1a\x16.corpus.echo.EchoReply(\x01\x12<\x0a\x04Bidi\x12\x18.corpus.echo.EchoRequest\x1a\x16.corpus.echo.EchoReply(\x010\x01\x12:\x0a\x05Sleep\x12\x19.corpus.echo.SleepRequest\x1a\x16.corpus.echo.EchoReply\x128\x0a\x04Fail\x12\x18.corpus.echo.FailRequest\x1a\x16.corpus.echo.EchoReply2\xc8\x01\x0a\x07Partial\x129\x0a\x05Known\x12\x18.corpus.echo.EchoRequest\x1a\x16.corpus.echo.EchoReply\x12;\x0a\x07Missing\x12\x18.corpus.echo.EchoRequest\x1a\x16.corpus.echo.EchoReply\x12E\x0a\x0dMissingStream\x12\x18.corpus.echo.EchoRequest\x1a\x16.corpus.echo.EchoReply(\x010\x01b\x06proto3";

@@ -2,12 +2,13 @@
 // source: corpus/empty.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// The wire names of `corpus.empty.Nothing` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod nothing_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.empty.Nothing";
 }
 /// The client for `corpus.empty.Nothing`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod nothing_client {
     /// Nothing is a service with no rpcs at all.
     ///
@@ -91,7 +92,7 @@ pub mod nothing_client {
     impl<T: ::rust_grpc::codegen::Transport> NothingClient<T> {}
 }
 /// The server for `corpus.empty.Nothing`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod nothing_server {
     /// Nothing is a service with no rpcs at all.
     ///
@@ -195,4 +196,5 @@ pub mod nothing_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a5\x0a\x12corpus/empty.proto\x12\x0ccorpus.empty2\x09\x0a\x07Nothingb\x06proto3";

@@ -30,6 +30,7 @@ pub struct Box {
     pub r#fn: bool,
 }
 /// The wire names of `corpus.keywords.Result` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod result_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.keywords.Result";
@@ -49,7 +50,7 @@ pub mod result_methods {
     pub const ASYNC: &str = "/corpus.keywords.Result/Async";
 }
 /// The client for `corpus.keywords.Result`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod result_client {
     /// A service named like the std prelude Result; its rpcs collide with
     /// common generated or std method names and Rust keywords.
@@ -240,7 +241,7 @@ pub mod result_client {
     }
 }
 /// The server for `corpus.keywords.Result`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod result_server {
     /// A service named like the std prelude Result; its rpcs collide with
     /// common generated or std method names and Rust keywords.
@@ -480,6 +481,7 @@ pub mod result_server {
     }
 }
 /// The wire names of `corpus.keywords.Twins` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod twins_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.keywords.Twins";
@@ -489,7 +491,7 @@ pub mod twins_methods {
     pub const GET_FOO_2: &str = "/corpus.keywords.Twins/get_foo";
 }
 /// The client for `corpus.keywords.Twins`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod twins_client {
     /// Two methods whose snake_case names are both `get_foo`.
     ///
@@ -604,7 +606,7 @@ pub mod twins_client {
     }
 }
 /// The server for `corpus.keywords.Twins`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod twins_server {
     /// Two methods whose snake_case names are both `get_foo`.
     ///
@@ -748,6 +750,7 @@ pub mod twins_server {
     }
 }
 /// The wire names of `corpus.keywords.T` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod t_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.keywords.T";
@@ -755,7 +758,7 @@ pub mod t_methods {
     pub const CALL_RPC: &str = "/corpus.keywords.T/Call";
 }
 /// The client for `corpus.keywords.T`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod t_client {
     /// A service with a one-letter name that clashes with generic parameters.
     ///
@@ -855,7 +858,7 @@ pub mod t_client {
     }
 }
 /// The server for `corpus.keywords.T`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod t_server {
     /// A service with a one-letter name that clashes with generic parameters.
     ///
@@ -980,4 +983,5 @@ pub mod t_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xa0\x06\x0a\x15corpus/keywords.proto\x12\x0fcorpus.keywords\"\\\x0a\x06Option\x12\x12\x0a\x04type\x18\x01 \x01(\x09R\x04type\x12\x12\x0a\x04self\x18\x02 \x01(\x09R\x04self\x12\x14\x0a\x05async\x18\x03 \x01(\x09R\x05async\x12\x14\x0a\x05match\x18\x04 \x01(\x09R\x05match\"F\x0a\x03Box\x12/\x0a\x06option\x18\x01 \x01(\x0b2\x17.corpus.keywords.OptionR\x06option\x12\x0e\x0a\x02fn\x18\x02 \x01(\x08R\x02fn2\x92\x03\x0a\x06Result\x128\x0a\x07Connect\x12\x17.corpus.keywords.Option\x1a\x14.corpus.keywords.Box\x124\x0a\x03New\x12\x17.corpus.keywords.Option\x1a\x14.corpus.keywords.Box\x126\x0a\x05Clone\x12\x17.corpus.keywords.Option\x1a\x14.corpus.keywords.Box\x12:\x0a\x09IntoInner\x12\x17.corpus.keywords.Option\x1a\x14.corpus.keywords.Box\x125\x0a\x04Type\x12\x17.corpus.keywords.Option\x1a\x14.corpus.keywords.Box\x125\x0a\x04Self\x12\x17.corpus.keywords.Option\x1a\x14.corpus.keywords.Box\x126\x0a\x05Async\x12\x17.corpus.keywords.Option\x1a\x14.corpus.keywords.Box2z\x0a\x05Twins\x127\x0a\x06GetFoo\x12\x17.corpus.keywords.Option\x1a\x14.corpus.keywords.Box\x128\x0a\x07get_foo\x12\x17.corpus.keywords.Option\x1a\x14.corpus.keywords.Box27\x0a\x01T\x122\x0a\x04Call\x12\x14.corpus.keywords.Box\x1a\x14.corpus.keywords.Boxb\x06proto3";

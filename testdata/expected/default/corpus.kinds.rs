@@ -10,6 +10,7 @@ pub struct Item {
     pub text: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `corpus.kinds.Kinds` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod kinds_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.kinds.Kinds";
@@ -23,7 +24,7 @@ pub mod kinds_methods {
     pub const BIDI_STREAMING: &str = "/corpus.kinds.Kinds/BidiStreaming";
 }
 /// The client for `corpus.kinds.Kinds`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod kinds_client {
     /// Kinds exercises every RPC shape: unary, server streaming,
     /// client streaming and bidirectional streaming.
@@ -179,7 +180,7 @@ pub mod kinds_client {
     }
 }
 /// The server for `corpus.kinds.Kinds`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod kinds_server {
     /// Kinds exercises every RPC shape: unary, server streaming,
     /// client streaming and bidirectional streaming.
@@ -372,4 +373,5 @@ pub mod kinds_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xb8\x02\x0a\x12corpus/kinds.proto\x12\x0ccorpus.kinds\"\x1a\x0a\x04Item\x12\x12\x0a\x04text\x18\x01 \x01(\x09R\x04text2\xef\x01\x0a\x05Kinds\x12/\x0a\x05Unary\x12\x12.corpus.kinds.Item\x1a\x12.corpus.kinds.Item\x12;\x0a\x0fServerStreaming\x12\x12.corpus.kinds.Item\x1a\x12.corpus.kinds.Item0\x01\x12;\x0a\x0fClientStreaming\x12\x12.corpus.kinds.Item\x1a\x12.corpus.kinds.Item(\x01\x12;\x0a\x0dBidiStreaming\x12\x12.corpus.kinds.Item\x1a\x12.corpus.kinds.Item(\x010\x01b\x06proto3";

@@ -82,6 +82,7 @@ impl Priority {
     }
 }
 /// The wire names of `corpus.legacy.Scheduler` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod scheduler_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.legacy.Scheduler";
@@ -89,7 +90,7 @@ pub mod scheduler_methods {
     pub const RUN: &str = "/corpus.legacy.Scheduler/Run";
 }
 /// The client for `corpus.legacy.Scheduler`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod scheduler_client {
     /// Scheduler runs proto2 jobs.
     ///
@@ -189,7 +190,7 @@ pub mod scheduler_client {
     }
 }
 /// The server for `corpus.legacy.Scheduler`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod scheduler_server {
     /// Scheduler runs proto2 jobs.
     ///
@@ -314,4 +315,5 @@ pub mod scheduler_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xba\x03\x0a\x13corpus/legacy.proto\x12\x0dcorpus.legacy\"\xc9\x01\x0a\x03Job\x12\x12\x0a\x04name\x18\x01 \x02(\x09R\x04name\x12\x1d\x0a\x08attempts\x18\x02 \x01(\x05:\x013R\x08attempts\x12;\x0a\x08priority\x18\x03 \x01(\x0e2\x17.corpus.legacy.Priority:\x06NORMALR\x08priority\x12\x1c\x0a\x05owner\x18\x04 \x01(\x09:\x06nobodyR\x05owner\x12\x19\x0a\x05scale\x18\x05 \x01(\x01:\x031.5R\x05scale\x12\x12\x0a\x04tags\x18\x06 \x03(\x09R\x04tags*\x05\x08d\x10\xc8\x01\"3\x0a\x09JobResult\x12\x0e\x0a\x02ok\x18\x01 \x02(\x08R\x02ok\x12\x16\x0a\x06detail\x18\x02 \x01(\x09R\x06detail*)\x0a\x08Priority\x12\x07\x0a\x03LOW\x10\x01\x12\x0a\x0a\x06NORMAL\x10\x02\x12\x08\x0a\x04HIGH\x10\x032@\x0a\x09Scheduler\x123\x0a\x03Run\x12\x12.corpus.legacy.Job\x1a\x18.corpus.legacy.JobResult:&\x0a\x04note\x12\x12.corpus.legacy.Job\x18d \x01(\x09R\x04note";

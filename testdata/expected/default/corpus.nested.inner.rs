@@ -60,6 +60,7 @@ pub mod leaf {
     }
 }
 /// The wire names of `corpus.nested.inner.Trees` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod trees_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.nested.inner.Trees";
@@ -67,7 +68,7 @@ pub mod trees_methods {
     pub const GET_LEAF: &str = "/corpus.nested.inner.Trees/GetLeaf";
 }
 /// The client for `corpus.nested.inner.Trees`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod trees_client {
     /// Trees serves leaves from the nested package.
     ///
@@ -167,7 +168,7 @@ pub mod trees_client {
     }
 }
 /// The server for `corpus.nested.inner.Trees`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod trees_server {
     /// Trees serves leaves from the nested package.
     ///
@@ -292,4 +293,5 @@ pub mod trees_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xa5\x02\x0a\x1fcorpus/nested/inner/inner.proto\x12\x13corpus.nested.inner\"\x9a\x01\x0a\x04Leaf\x12\x12\x0a\x04name\x18\x01 \x01(\x09R\x04name\x128\x0a\x06colour\x18\x02 \x01(\x0e2 .corpus.nested.inner.Leaf.ColourR\x06colour\"D\x0a\x06Colour\x12\x16\x0a\x12COLOUR_UNSPECIFIED\x10\x00\x12\x10\x0a\x0cCOLOUR_GREEN\x10\x01\x12\x10\x0a\x0cCOLOUR_BROWN\x10\x022H\x0a\x05Trees\x12?\x0a\x07GetLeaf\x12\x19.corpus.nested.inner.Leaf\x1a\x19.corpus.nested.inner.Leafb\x06proto3";

@@ -78,6 +78,7 @@ pub mod outer {
     }
 }
 /// The wire names of `corpus.nested.Nesting` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod nesting_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.nested.Nesting";
@@ -87,7 +88,7 @@ pub mod nesting_methods {
     pub const UNWRAP: &str = "/corpus.nested.Nesting/Unwrap";
 }
 /// The client for `corpus.nested.Nesting`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod nesting_client {
     /// Nesting takes a deeply nested message as its request.
     ///
@@ -202,7 +203,7 @@ pub mod nesting_client {
     }
 }
 /// The server for `corpus.nested.Nesting`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod nesting_server {
     /// Nesting takes a deeply nested message as its request.
     ///
@@ -346,4 +347,5 @@ pub mod nesting_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\x8d\x04\x0a\x19corpus/nested/outer.proto\x12\x0dcorpus.nested\x1a\x1fcorpus/nested/inner/inner.proto\"\xa2\x02\x0a\x05Outer\x123\x0a\x06middle\x18\x01 \x01(\x0b2\x1b.corpus.nested.Outer.MiddleR\x06middle\x1a\xe3\x01\x0a\x06Middle\x127\x0a\x05inner\x18\x01 \x01(\x0b2!.corpus.nested.Outer.Middle.InnerR\x05inner\x1a\x9f\x01\x0a\x05Inner\x12:\x0a\x04mode\x18\x01 \x01(\x0e2&.corpus.nested.Outer.Middle.Inner.ModeR\x04mode\x12-\x0a\x04leaf\x18\x02 \x01(\x0b2\x19.corpus.nested.inner.LeafR\x04leaf\"+\x0a\x04Mode\x12\x14\x0a\x10MODE_UNSPECIFIED\x10\x00\x12\x0d\x0a\x09MODE_FAST\x10\x012\x92\x01\x0a\x07Nesting\x12?\x0a\x04Wrap\x12!.corpus.nested.Outer.Middle.Inner\x1a\x14.corpus.nested.Outer\x12F\x0a\x06Unwrap\x12!.corpus.nested.Outer.Middle.Inner\x1a\x19.corpus.nested.inner.Leafb\x06proto3";

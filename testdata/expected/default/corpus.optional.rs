@@ -36,6 +36,7 @@ pub struct Patch {
     pub id: i64,
 }
 /// The wire names of `corpus.optional.Patcher` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod patcher_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.optional.Patcher";
@@ -43,7 +44,7 @@ pub mod patcher_methods {
     pub const APPLY: &str = "/corpus.optional.Patcher/Apply";
 }
 /// The client for `corpus.optional.Patcher`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod patcher_client {
     /// Patcher applies partial updates.
     ///
@@ -143,7 +144,7 @@ pub mod patcher_client {
     }
 }
 /// The server for `corpus.optional.Patcher`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod patcher_server {
     /// Patcher applies partial updates.
     ///
@@ -268,4 +269,5 @@ pub mod patcher_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xa9\x03\x0a\x15corpus/optional.proto\x12\x0fcorpus.optional\"%\x0a\x06Limits\x12\x1b\x0a\x09max_bytes\x18\x01 \x01(\x04R\x08maxBytes\"\x8b\x02\x0a\x05Patch\x12\x17\x0a\x04name\x18\x01 \x01(\x09H\x00R\x04name\x88\x01\x01\x12\x15\x0a\x03age\x18\x02 \x01(\x05H\x01R\x03age\x88\x01\x01\x12\x1d\x0a\x07enabled\x18\x03 \x01(\x08H\x02R\x07enabled\x88\x01\x01\x12\x19\x0a\x05ratio\x18\x04 \x01(\x01H\x03R\x05ratio\x88\x01\x01\x12\x17\x0a\x04data\x18\x05 \x01(\x0cH\x04R\x04data\x88\x01\x01\x124\x0a\x06limits\x18\x06 \x01(\x0b2\x17.corpus.optional.LimitsH\x05R\x06limits\x88\x01\x01\x12\x0e\x0a\x02id\x18\x07 \x01(\x03R\x02idB\x07\x0a\x05_nameB\x06\x0a\x04_ageB\x0a\x0a\x08_enabledB\x08\x0a\x06_ratioB\x07\x0a\x05_dataB\x09\x0a\x07_limits2B\x0a\x07Patcher\x127\x0a\x05Apply\x12\x16.corpus.optional.Patch\x1a\x16.corpus.optional.Patchb\x06proto3";

@@ -2,6 +2,7 @@
 // source: corpus/remote/remote.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// The wire names of `corpus.remote.Search` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod search_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.remote.Search";
@@ -11,7 +12,7 @@ pub mod search_methods {
     pub const FIND_STREAM: &str = "/corpus.remote.Search/FindStream";
 }
 /// The client for `corpus.remote.Search`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod search_client {
     /// Search uses only messages from corpus.types.
     ///
@@ -126,7 +127,7 @@ pub mod search_client {
     }
 }
 /// The server for `corpus.remote.Search`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod search_server {
     /// Search uses only messages from corpus.types.
     ///
@@ -270,4 +271,5 @@ pub mod search_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xc0\x01\x0a\x1acorpus/remote/remote.proto\x12\x0dcorpus.remote\x1a\x18corpus/types/types.proto2q\x0a\x06Search\x12/\x0a\x04Find\x12\x13.corpus.types.Query\x1a\x12.corpus.types.Hits\x126\x0a\x0aFindStream\x12\x13.corpus.types.Query\x1a\x11.corpus.types.Hit0\x01b\x06proto3";

@@ -98,6 +98,7 @@ impl Level {
     }
 }
 /// The wire names of `corpus.shapes.Shapes` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod shapes_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.shapes.Shapes";
@@ -105,7 +106,7 @@ pub mod shapes_methods {
     pub const ECHO: &str = "/corpus.shapes.Shapes/Echo";
 }
 /// The client for `corpus.shapes.Shapes`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod shapes_client {
     /// Shapes echoes shapes back.
     ///
@@ -205,7 +206,7 @@ pub mod shapes_client {
     }
 }
 /// The server for `corpus.shapes.Shapes`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod shapes_server {
     /// Shapes echoes shapes back.
     ///
@@ -330,4 +331,5 @@ pub mod shapes_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xb6\x05\x0a\x13corpus/shapes.proto\x12\x0dcorpus.shapes\"#\x0a\x05Point\x12\x0c\x0a\x01x\x18\x01 \x01(\x05R\x01x\x12\x0c\x0a\x01y\x18\x02 \x01(\x05R\x01y\"\xa3\x03\x0a\x05Shape\x12>\x0a\x08counters\x18\x01 \x03(\x0b2\".corpus.shapes.Shape.CountersEntryR\x08counters\x128\x0a\x06points\x18\x02 \x03(\x0b2 .corpus.shapes.Shape.PointsEntryR\x06points\x12\x18\x0a\x06radius\x18\x03 \x01(\x01H\x00R\x06radius\x12\x16\x0a\x05label\x18\x04 \x01(\x09H\x00R\x05label\x12,\x0a\x05point\x18\x05 \x01(\x0b2\x14.corpus.shapes.PointH\x00R\x05point\x12*\x0a\x05level\x18\x06 \x01(\x0e2\x14.corpus.shapes.LevelR\x05level\x1a;\x0a\x0dCountersEntry\x12\x10\x0a\x03key\x18\x01 \x01(\x09R\x03key\x12\x14\x0a\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aO\x0a\x0bPointsEntry\x12\x10\x0a\x03key\x18\x01 \x01(\x05R\x03key\x12*\x0a\x05value\x18\x02 \x01(\x0b2\x14.corpus.shapes.PointR\x05value:\x028\x01B\x06\x0a\x04kind*\x7f\x0a\x05Level\x12\x0e\x0a\x0aLEVEL_ZERO\x10\x00\x12\x0e\x0a\x0aLEVEL_NONE\x10\x00\x12\x16\x0a\x09LEVEL_LOW\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x12\x1b\x0a\x0eLEVEL_VERY_LOW\x10\x9c\xff\xff\xff\xff\xff\xff\xff\xff\x01\x12\x0e\x0a\x0aLEVEL_HIGH\x10\x01\x12\x0d\x0a\x09LEVEL_MAX\x10\x01\x1a\x02\x10\x012<\x0a\x06Shapes\x122\x0a\x04Echo\x12\x14.corpus.shapes.Shape\x1a\x14.corpus.shapes.Shapeb\x06proto3";

@@ -21,6 +21,7 @@ pub struct RecordKey {
     pub id: i64,
 }
 /// The wire names of `corpus.shared.Records` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod records_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.shared.Records";
@@ -30,7 +31,7 @@ pub mod records_methods {
     pub const PUT_RECORD: &str = "/corpus.shared.Records/PutRecord";
 }
 /// The client for `corpus.shared.Records`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod records_client {
     /// Records serves messages that are declared in a sibling file.
     ///
@@ -145,7 +146,7 @@ pub mod records_client {
     }
 }
 /// The server for `corpus.shared.Records`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod records_server {
     /// Records serves messages that are declared in a sibling file.
     ///
@@ -289,4 +290,5 @@ pub mod records_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a^\x0a\x15corpus/shared/a.proto\x12\x0dcorpus.shared\".\x0a\x06Record\x12\x0e\x0a\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\x0a\x05label\x18\x02 \x01(\x09R\x05labelb\x06proto3\x0a\xe7\x01\x0a\x15corpus/shared/b.proto\x12\x0dcorpus.shared\x1a\x15corpus/shared/a.proto\"\x1b\x0a\x09RecordKey\x12\x0e\x0a\x02id\x18\x01 \x01(\x03R\x02id2\x82\x01\x0a\x07Records\x12<\x0a\x09GetRecord\x12\x18.corpus.shared.RecordKey\x1a\x15.corpus.shared.Record\x129\x0a\x09PutRecord\x12\x15.corpus.shared.Record\x1a\x15.corpus.shared.Recordb\x06proto3";

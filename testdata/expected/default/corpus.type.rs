@@ -10,6 +10,7 @@ pub struct TypeName {
     pub name: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `corpus.type.Kind` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod kind_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.type.Kind";
@@ -17,7 +18,7 @@ pub mod kind_methods {
     pub const DESCRIBE: &str = "/corpus.type.Kind/Describe";
 }
 /// The client for `corpus.type.Kind`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod kind_client {
     /// Kind describes types by name.
     ///
@@ -117,7 +118,7 @@ pub mod kind_client {
     }
 }
 /// The server for `corpus.type.Kind`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod kind_server {
     /// Kind describes types by name.
     ///
@@ -242,4 +243,5 @@ pub mod kind_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\x8d\x01\x0a\x14corpus/type/kw.proto\x12\x0bcorpus.type\"\x1e\x0a\x08TypeName\x12\x12\x0a\x04name\x18\x01 \x01(\x09R\x04name2@\x0a\x04Kind\x128\x0a\x08Describe\x12\x15.corpus.type.TypeName\x1a\x15.corpus.type.TypeNameb\x06proto3";

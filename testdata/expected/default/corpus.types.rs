@@ -32,4 +32,5 @@ pub struct Hits {
     pub hits: ::rust_grpc::prost::alloc::vec::Vec<Hit>,
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xc3\x01\x0a\x18corpus/types/types.proto\x12\x0ccorpus.types\"3\x0a\x05Query\x12\x14\x0a\x05terms\x18\x01 \x01(\x09R\x05terms\x12\x14\x0a\x05limit\x18\x02 \x01(\x05R\x05limit\"-\x0a\x03Hit\x12\x10\x0a\x03uri\x18\x01 \x01(\x09R\x03uri\x12\x14\x0a\x05score\x18\x02 \x01(\x01R\x05score\"-\x0a\x04Hits\x12%\x0a\x04hits\x18\x01 \x03(\x0b2\x11.corpus.types.HitR\x04hitsb\x06proto3";

@@ -36,6 +36,7 @@ pub struct Snapshot {
     pub extra: ::core::option::Option<::rust_grpc::prost_types::Value>,
 }
 /// The wire names of `corpus.wkt.Snapshots` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod snapshots_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.wkt.Snapshots";
@@ -51,7 +52,7 @@ pub mod snapshots_methods {
     pub const WATCH: &str = "/corpus.wkt.Snapshots/Watch";
 }
 /// The client for `corpus.wkt.Snapshots`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod snapshots_client {
     /// Snapshots uses well-known types directly as request and response types.
     ///
@@ -207,7 +208,7 @@ pub mod snapshots_client {
     }
 }
 /// The server for `corpus.wkt.Snapshots`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod snapshots_server {
     /// Snapshots uses well-known types directly as request and response types.
     ///
@@ -408,4 +409,5 @@ pub mod snapshots_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xec\x08\x0a\x10corpus/wkt.proto\x12\x0acorpus.wkt\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xb9\x04\x0a\x08Snapshot\x125\x0a\x08taken_at\x18\x01 \x01(\x0b2\x1a.google.protobuf.TimestampR\x07takenAt\x12-\x0a\x04took\x18\x02 \x01(\x0b2\x19.google.protobuf.DurationR\x04took\x12.\x0a\x07payload\x18\x03 \x01(\x0b2\x14.google.protobuf.AnyR\x07payload\x127\x0a\x0aattributes\x18\x04 \x01(\x0b2\x17.google.protobuf.StructR\x0aattributes\x12.\x0a\x04mask\x18\x05 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\x04mask\x122\x0a\x05title\x18\x06 \x01(\x0b2\x1c.google.protobuf.StringValueR\x05title\x12/\x0a\x04size\x18\x07 \x01(\x0b2\x1b.google.protobuf.Int64ValueR\x04size\x122\x0a\x06pinned\x18\x08 \x01(\x0b2\x1a.google.protobuf.BoolValueR\x06pinned\x122\x0a\x05ratio\x18\x09 \x01(\x0b2\x1c.google.protobuf.DoubleValueR\x05ratio\x123\x0a\x06digest\x18\x0a \x01(\x0b2\x1b.google.protobuf.BytesValueR\x06digest\x12,\x0a\x05extra\x18\x0b \x01(\x0b2\x16.google.protobuf.ValueR\x05extra2\xae\x02\x0a\x09Snapshots\x124\x0a\x04Take\x12\x16.google.protobuf.Empty\x1a\x14.corpus.wkt.Snapshot\x125\x0a\x05Store\x12\x14.corpus.wkt.Snapshot\x1a\x16.google.protobuf.Empty\x126\x0a\x04Ping\x12\x16.google.protobuf.Empty\x1a\x16.google.protobuf.Empty\x12C\x0a\x07TakenAt\x12\x1c.google.protobuf.StringValue\x1a\x1a.google.protobuf.Timestamp\x127\x0a\x05Watch\x12\x16.google.protobuf.Empty\x1a\x14.corpus.wkt.Snapshot0\x01b\x06proto3";

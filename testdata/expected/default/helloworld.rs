@@ -18,6 +18,7 @@ pub struct HelloReply {
     pub message: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `helloworld.Greeter` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod greeter_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "helloworld.Greeter";
@@ -25,7 +26,7 @@ pub mod greeter_methods {
     pub const SAY_HELLO: &str = "/helloworld.Greeter/SayHello";
 }
 /// The client for `helloworld.Greeter`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod greeter_client {
     /// Greeter says hello.
     ///
@@ -125,7 +126,7 @@ pub mod greeter_client {
     }
 }
 /// The server for `helloworld.Greeter`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod greeter_server {
     /// Greeter says hello.
     ///
@@ -250,4 +251,5 @@ pub mod greeter_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xc6\x01\x0a\x1bhelloworld/helloworld.proto\x12\x0ahelloworld\"\"\x0a\x0cHelloRequest\x12\x12\x0a\x04name\x18\x01 \x01(\x09R\x04name\"&\x0a\x0aHelloReply\x12\x18\x0a\x07message\x18\x01 \x01(\x09R\x07message2G\x0a\x07Greeter\x12<\x0a\x08SayHello\x12\x18.helloworld.HelloRequest\x1a\x16.helloworld.HelloReplyb\x06proto3";

@@ -63,6 +63,7 @@ pub struct RouteSummary {
     pub elapsed_time: i32,
 }
 /// The wire names of `routeguide.RouteGuide` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod route_guide_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "routeguide.RouteGuide";
@@ -76,7 +77,7 @@ pub mod route_guide_methods {
     pub const ROUTE_CHAT: &str = "/routeguide.RouteGuide/RouteChat";
 }
 /// The client for `routeguide.RouteGuide`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod route_guide_client {
     /// RouteGuide answers questions about places on a map.
     ///
@@ -221,7 +222,7 @@ pub mod route_guide_client {
     }
 }
 /// The server for `routeguide.RouteGuide`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod route_guide_server {
     /// RouteGuide answers questions about places on a map.
     ///
@@ -403,4 +404,5 @@ pub mod route_guide_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\x82\x06\x0a\x1crouteguide/route_guide.proto\x12\x0arouteguide\"A\x0a\x05Point\x12\x1a\x0a\x08latitude\x18\x01 \x01(\x05R\x08latitude\x12\x1c\x0a\x09longitude\x18\x02 \x01(\x05R\x09longitude\"Q\x0a\x09Rectangle\x12!\x0a\x02lo\x18\x01 \x01(\x0b2\x11.routeguide.PointR\x02lo\x12!\x0a\x02hi\x18\x02 \x01(\x0b2\x11.routeguide.PointR\x02hi\"L\x0a\x07Feature\x12\x12\x0a\x04name\x18\x01 \x01(\x09R\x04name\x12-\x0a\x08location\x18\x02 \x01(\x0b2\x11.routeguide.PointR\x08location\"T\x0a\x09RouteNote\x12-\x0a\x08location\x18\x01 \x01(\x0b2\x11.routeguide.PointR\x08location\x12\x18\x0a\x07message\x18\x02 \x01(\x09R\x07message\"\x93\x01\x0a\x0cRouteSummary\x12\x1f\x0a\x0bpoint_count\x18\x01 \x01(\x05R\x0apointCount\x12#\x0a\x0dfeature_count\x18\x02 \x01(\x05R\x0cfeatureCount\x12\x1a\x0a\x08distance\x18\x03 \x01(\x05R\x08distance\x12!\x0a\x0celapsed_time\x18\x04 \x01(\x05R\x0belapsedTime2\xfd\x01\x0a\x0aRouteGuide\x124\x0a\x0aGetFeature\x12\x11.routeguide.Point\x1a\x13.routeguide.Feature\x12<\x0a\x0cListFeatures\x12\x15.routeguide.Rectangle\x1a\x13.routeguide.Feature0\x01\x12<\x0a\x0bRecordRoute\x12\x11.routeguide.Point\x1a\x18.routeguide.RouteSummary(\x01\x12=\x0a\x09RouteChat\x12\x15.routeguide.RouteNote\x1a\x15.routeguide.RouteNote(\x010\x01b\x06proto3";

@@ -10,6 +10,7 @@ pub struct Orphan {
     pub text: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `Lonely` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod lonely_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "Lonely";
@@ -17,7 +18,7 @@ pub mod lonely_methods {
     pub const ADOPT: &str = "/Lonely/Adopt";
 }
 /// The server for `Lonely`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod lonely_server {
     /// A service in the root namespace.
     ///

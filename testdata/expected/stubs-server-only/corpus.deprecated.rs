@@ -30,6 +30,7 @@ pub struct Reply {
     pub value: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `corpus.deprecated.OldService` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod old_service_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.deprecated.OldService";
@@ -37,7 +38,7 @@ pub mod old_service_methods {
     pub const CALL_RPC: &str = "/corpus.deprecated.OldService/Call";
 }
 /// The server for `corpus.deprecated.OldService`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod old_service_server {
     /// A service that is deprecated as a whole.
     ///
@@ -167,6 +168,7 @@ pub mod old_service_server {
     }
 }
 /// The wire names of `corpus.deprecated.MixedService` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod mixed_service_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.deprecated.MixedService";
@@ -176,7 +178,7 @@ pub mod mixed_service_methods {
     pub const LEGACY: &str = "/corpus.deprecated.MixedService/Legacy";
 }
 /// The server for `corpus.deprecated.MixedService`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod mixed_service_server {
     /// A service with one deprecated method.
     ///

@@ -31,6 +31,7 @@ pub struct DocReply {
     pub text: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `corpus.docs.Docs` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod docs_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.docs.Docs";
@@ -38,7 +39,7 @@ pub mod docs_methods {
     pub const LOOKUP: &str = "/corpus.docs.Docs/Lookup";
 }
 /// The server for `corpus.docs.Docs`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod docs_server {
     /// Docs is a service with Markdown-heavy comments.
     ///

@@ -45,6 +45,7 @@ pub struct FailRequest {
     pub message: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `corpus.echo.Echo` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod echo_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.echo.Echo";
@@ -62,7 +63,7 @@ pub mod echo_methods {
     pub const FAIL: &str = "/corpus.echo.Echo/Fail";
 }
 /// The server for `corpus.echo.Echo`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod echo_server {
     /// Echo implements every RPC kind plus timing and error helpers.
     ///
@@ -300,6 +301,7 @@ pub mod echo_server {
     }
 }
 /// The wire names of `corpus.echo.Partial` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod partial_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.echo.Partial";
@@ -311,7 +313,7 @@ pub mod partial_methods {
     pub const MISSING_STREAM: &str = "/corpus.echo.Partial/MissingStream";
 }
 /// The server for `corpus.echo.Partial`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod partial_server {
     /// Partial is implemented only in part; the rest use default stubs.
     ///

@@ -2,12 +2,13 @@
 // source: corpus/empty.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// The wire names of `corpus.empty.Nothing` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod nothing_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.empty.Nothing";
 }
 /// The server for `corpus.empty.Nothing`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod nothing_server {
     /// Nothing is a service with no rpcs at all.
     ///

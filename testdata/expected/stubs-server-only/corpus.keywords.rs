@@ -30,6 +30,7 @@ pub struct Box {
     pub r#fn: bool,
 }
 /// The wire names of `corpus.keywords.Result` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod result_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.keywords.Result";
@@ -49,7 +50,7 @@ pub mod result_methods {
     pub const ASYNC: &str = "/corpus.keywords.Result/Async";
 }
 /// The server for `corpus.keywords.Result`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod result_server {
     /// A service named like the std prelude Result; its rpcs collide with
     /// common generated or std method names and Rust keywords.
@@ -310,6 +311,7 @@ pub mod result_server {
     }
 }
 /// The wire names of `corpus.keywords.Twins` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod twins_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.keywords.Twins";
@@ -319,7 +321,7 @@ pub mod twins_methods {
     pub const GET_FOO_2: &str = "/corpus.keywords.Twins/get_foo";
 }
 /// The server for `corpus.keywords.Twins`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod twins_server {
     /// Two methods whose snake_case names are both `get_foo`.
     ///
@@ -469,6 +471,7 @@ pub mod twins_server {
     }
 }
 /// The wire names of `corpus.keywords.T` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod t_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.keywords.T";
@@ -476,7 +479,7 @@ pub mod t_methods {
     pub const CALL_RPC: &str = "/corpus.keywords.T/Call";
 }
 /// The server for `corpus.keywords.T`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod t_server {
     /// A service with a one-letter name that clashes with generic parameters.
     ///

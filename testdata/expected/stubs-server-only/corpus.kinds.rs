@@ -10,6 +10,7 @@ pub struct Item {
     pub text: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `corpus.kinds.Kinds` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod kinds_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.kinds.Kinds";
@@ -23,7 +24,7 @@ pub mod kinds_methods {
     pub const BIDI_STREAMING: &str = "/corpus.kinds.Kinds/BidiStreaming";
 }
 /// The server for `corpus.kinds.Kinds`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod kinds_server {
     /// Kinds exercises every RPC shape: unary, server streaming,
     /// client streaming and bidirectional streaming.

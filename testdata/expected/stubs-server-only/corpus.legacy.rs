@@ -82,6 +82,7 @@ impl Priority {
     }
 }
 /// The wire names of `corpus.legacy.Scheduler` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod scheduler_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.legacy.Scheduler";
@@ -89,7 +90,7 @@ pub mod scheduler_methods {
     pub const RUN: &str = "/corpus.legacy.Scheduler/Run";
 }
 /// The server for `corpus.legacy.Scheduler`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod scheduler_server {
     /// Scheduler runs proto2 jobs.
     ///

@@ -60,6 +60,7 @@ pub mod leaf {
     }
 }
 /// The wire names of `corpus.nested.inner.Trees` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod trees_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.nested.inner.Trees";
@@ -67,7 +68,7 @@ pub mod trees_methods {
     pub const GET_LEAF: &str = "/corpus.nested.inner.Trees/GetLeaf";
 }
 /// The server for `corpus.nested.inner.Trees`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod trees_server {
     /// Trees serves leaves from the nested package.
     ///

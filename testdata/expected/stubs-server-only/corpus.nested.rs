@@ -78,6 +78,7 @@ pub mod outer {
     }
 }
 /// The wire names of `corpus.nested.Nesting` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod nesting_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.nested.Nesting";
@@ -87,7 +88,7 @@ pub mod nesting_methods {
     pub const UNWRAP: &str = "/corpus.nested.Nesting/Unwrap";
 }
 /// The server for `corpus.nested.Nesting`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod nesting_server {
     /// Nesting takes a deeply nested message as its request.
     ///

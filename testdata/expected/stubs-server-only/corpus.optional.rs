@@ -36,6 +36,7 @@ pub struct Patch {
     pub id: i64,
 }
 /// The wire names of `corpus.optional.Patcher` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod patcher_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.optional.Patcher";
@@ -43,7 +44,7 @@ pub mod patcher_methods {
     pub const APPLY: &str = "/corpus.optional.Patcher/Apply";
 }
 /// The server for `corpus.optional.Patcher`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod patcher_server {
     /// Patcher applies partial updates.
     ///

@@ -2,6 +2,7 @@
 // source: corpus/remote/remote.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// The wire names of `corpus.remote.Search` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod search_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.remote.Search";
@@ -11,7 +12,7 @@ pub mod search_methods {
     pub const FIND_STREAM: &str = "/corpus.remote.Search/FindStream";
 }
 /// The server for `corpus.remote.Search`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod search_server {
     /// Search uses only messages from corpus.types.
     ///

@@ -98,6 +98,7 @@ impl Level {
     }
 }
 /// The wire names of `corpus.shapes.Shapes` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod shapes_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.shapes.Shapes";
@@ -105,7 +106,7 @@ pub mod shapes_methods {
     pub const ECHO: &str = "/corpus.shapes.Shapes/Echo";
 }
 /// The server for `corpus.shapes.Shapes`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod shapes_server {
     /// Shapes echoes shapes back.
     ///

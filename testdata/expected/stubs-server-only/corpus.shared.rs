@@ -21,6 +21,7 @@ pub struct RecordKey {
     pub id: i64,
 }
 /// The wire names of `corpus.shared.Records` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod records_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.shared.Records";
@@ -30,7 +31,7 @@ pub mod records_methods {
     pub const PUT_RECORD: &str = "/corpus.shared.Records/PutRecord";
 }
 /// The server for `corpus.shared.Records`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod records_server {
     /// Records serves messages that are declared in a sibling file.
     ///

@@ -10,6 +10,7 @@ pub struct TypeName {
     pub name: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `corpus.type.Kind` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod kind_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.type.Kind";
@@ -17,7 +18,7 @@ pub mod kind_methods {
     pub const DESCRIBE: &str = "/corpus.type.Kind/Describe";
 }
 /// The server for `corpus.type.Kind`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod kind_server {
     /// Kind describes types by name.
     ///

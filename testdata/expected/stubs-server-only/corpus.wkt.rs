@@ -36,6 +36,7 @@ pub struct Snapshot {
     pub extra: ::core::option::Option<::rust_grpc::prost_types::Value>,
 }
 /// The wire names of `corpus.wkt.Snapshots` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod snapshots_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.wkt.Snapshots";
@@ -51,7 +52,7 @@ pub mod snapshots_methods {
     pub const WATCH: &str = "/corpus.wkt.Snapshots/Watch";
 }
 /// The server for `corpus.wkt.Snapshots`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod snapshots_server {
     /// Snapshots uses well-known types directly as request and response types.
     ///

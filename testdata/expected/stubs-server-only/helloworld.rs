@@ -18,6 +18,7 @@ pub struct HelloReply {
     pub message: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `helloworld.Greeter` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod greeter_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "helloworld.Greeter";
@@ -25,7 +26,7 @@ pub mod greeter_methods {
     pub const SAY_HELLO: &str = "/helloworld.Greeter/SayHello";
 }
 /// The server for `helloworld.Greeter`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod greeter_server {
     /// Greeter says hello.
     ///

@@ -63,6 +63,7 @@ pub struct RouteSummary {
     pub elapsed_time: i32,
 }
 /// The wire names of `routeguide.RouteGuide` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod route_guide_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "routeguide.RouteGuide";
@@ -76,7 +77,7 @@ pub mod route_guide_methods {
     pub const ROUTE_CHAT: &str = "/routeguide.RouteGuide/RouteChat";
 }
 /// The server for `routeguide.RouteGuide`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod route_guide_server {
     /// RouteGuide answers questions about places on a map.
     ///

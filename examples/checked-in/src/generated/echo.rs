@@ -21,6 +21,7 @@ pub struct EchoResponse {
     pub message: ::rust_grpc::prost::alloc::string::String,
 }
 /// The wire names of `echo.Echo` and its methods.
+#[allow(dead_code, unreachable_pub)]
 pub mod echo_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "echo.Echo";
@@ -30,7 +31,7 @@ pub mod echo_methods {
     pub const SERVER_STREAMING_ECHO: &str = "/echo.Echo/ServerStreamingEcho";
 }
 /// The client for `echo.Echo`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod echo_client {
     /// Echo sends back what it is sent.
     ///
@@ -145,7 +146,7 @@ pub mod echo_client {
     }
 }
 /// The server for `echo.Echo`.
-#[allow(deprecated)]
+#[allow(deprecated, dead_code, unreachable_pub)]
 pub mod echo_server {
     /// Echo sends back what it is sent.
     ///
@@ -289,4 +290,5 @@ pub mod echo_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's .proto files, for reflection.
+#[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\x0a\xff\x01\x0a\x0aecho.proto\x12\x04echo\"=\x0a\x0bEchoRequest\x12\x18\x0a\x07message\x18\x01 \x01(\x09R\x07message\x12\x14\x0a\x05count\x18\x02 \x01(\x0dR\x05count\"(\x0a\x0cEchoResponse\x12\x18\x0a\x07message\x18\x01 \x01(\x09R\x07message2z\x0a\x04Echo\x122\x0a\x09UnaryEcho\x12\x11.echo.EchoRequest\x1a\x12.echo.EchoResponse\x12>\x0a\x13ServerStreamingEcho\x12\x11.echo.EchoRequest\x1a\x12.echo.EchoResponse0\x01b\x06proto3";
