@@ -197,6 +197,7 @@ impl<T: Transport> Client<T> {
             ProstCodec::default(),
         )
         .await
+        .map_err(deadline_exceeded)
     }
 
     /// Makes a server-streaming call to `path`.
@@ -216,6 +217,7 @@ impl<T: Transport> Client<T> {
             ProstCodec::default(),
         )
         .await
+        .map_err(deadline_exceeded)
     }
 
     /// Makes a client-streaming call to `path`.
@@ -238,6 +240,7 @@ impl<T: Transport> Client<T> {
             ProstCodec::default(),
         )
         .await
+        .map_err(deadline_exceeded)
     }
 
     /// Makes a bidirectional streaming call to `path`.
@@ -260,7 +263,21 @@ impl<T: Transport> Client<T> {
             ProstCodec::default(),
         )
         .await
+        .map_err(deadline_exceeded)
     }
+}
+
+/// The transport reports its own expired deadline as CANCELLED; gRPC says
+/// DEADLINE_EXCEEDED, and that is what grpc-go's callers see.
+fn deadline_exceeded(status: Status) -> Status {
+    let mut source = std::error::Error::source(&status);
+    while let Some(error) = source {
+        if error.is::<tonic::TimeoutExpired>() {
+            return Status::deadline_exceeded("the deadline expired before the server answered");
+        }
+        source = error.source();
+    }
+    status
 }
 
 /// Records which method a request is for, as interceptors and layers expect.
