@@ -284,7 +284,10 @@ fn module_tree<'a>(packages: impl Iterator<Item = &'a str>) -> String {
             let _ = writeln!(out, "{indent}include!(\"{file}\");");
         }
         for (name, child) in &node.children {
-            let _ = writeln!(out, "{indent}#[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]");
+            let _ = writeln!(
+                out,
+                "{indent}#[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]"
+            );
             let _ = writeln!(out, "{indent}pub mod {name} {{");
             write(child, depth + 1, out);
             let _ = writeln!(out, "{indent}}}");
