@@ -1,5 +1,7 @@
 //! Compiles the whole corpus twice: with the default options, and with default
-//! UNIMPLEMENTED stubs on every server trait method. When `RUST_GRPC_GOOGLEAPIS`
+//! UNIMPLEMENTED stubs on every server trait method; then the well-known-types
+//! file with `compile_well_known_types`, and a service whose messages come from
+//! another module through `extern_path`. When `RUST_GRPC_GOOGLEAPIS`
 //! names a folder of googleapis-common-protos (`.ci/test` downloads it), that
 //! real-world corpus is compiled too, under `cfg(googleapis)`.
 
@@ -33,6 +35,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .emit_rerun_if_changed(false)
         .out_dir(out.join("stubs"))
         .compile(&files, &[root])?;
+    // Well-known types generated rather than taken from prost-types.
+    rust_grpc_build::configure()
+        .compile_well_known_types(true)
+        .emit_rerun_if_changed(false)
+        .out_dir(out.join("wkt"))
+        .compile(&[root.join("corpus/wkt.proto")], &[root])?;
+    // A service whose messages live elsewhere in the crate, named by extern_path.
+    rust_grpc_build::configure()
+        .extern_path(".corpus.types", "crate::default::corpus::types")
+        .emit_rerun_if_changed(false)
+        .out_dir(out.join("extern"))
+        .compile(&[root.join("corpus/remote/remote.proto")], &[root])?;
     println!("cargo:rerun-if-changed=protos");
 
     println!("cargo::rustc-check-cfg=cfg(googleapis)");

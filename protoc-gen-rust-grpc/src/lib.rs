@@ -113,8 +113,22 @@ pub fn generate(
         .iter()
         .map(|file| (file.clone(), wanted.contains(file.name())))
         .collect();
-    let modules = messages::generate(all, options)
-        .map_err(|error| Error::new(format!("cannot generate messages: {error}")))?;
+    // prost-build panics on some inputs it cannot handle; report those as errors
+    // rather than crash protoc or a build script.
+    let modules = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        messages::generate(all, options)
+    }))
+    .map_err(|panic| {
+        let reason = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown reason");
+        Error::new(format!(
+            "prost-build could not generate the messages: {reason}"
+        ))
+    })?
+    .map_err(|error| Error::new(format!("cannot generate messages: {error}")))?;
     let mut bodies: std::collections::HashMap<prost_build::Module, String> =
         modules.into_iter().collect();
 

@@ -132,11 +132,27 @@ impl Options {
             "file_descriptor_set" => self.file_descriptor_set = parse_bool(key, value)?,
             "include_file" => {
                 let value = value.unwrap_or("");
+                if value.contains(['/', '\\'])
+                    || value == ".."
+                    || (!value.is_empty() && !value.ends_with(".rs"))
+                {
+                    return Err(OptionsError::new(format!(
+                        "option `include_file` takes a file name ending in .rs, such as `mod.rs`, not `{value}`"
+                    )));
+                }
                 self.include_file = (!value.is_empty()).then(|| value.to_owned());
             }
-            "extern_path" => self.extern_paths.push(parse_pair(key, value)?),
-            "type_attribute" => self.type_attributes.push(parse_pair(key, value)?),
-            "field_attribute" => self.field_attributes.push(parse_pair(key, value)?),
+            "extern_path" => {
+                let (proto, rust) = parse_pair(key, value)?;
+                if rust != "()" && syn::parse_str::<syn::Path>(&rust).is_err() {
+                    return Err(OptionsError::new(format!(
+                        "option `extern_path`: `{rust}` is not a Rust path (such as `::other_crate::pkg`)"
+                    )));
+                }
+                self.extern_paths.push((proto, rust));
+            }
+            "type_attribute" => self.type_attributes.push(parse_attribute(key, value)?),
+            "field_attribute" => self.field_attributes.push(parse_attribute(key, value)?),
             "bytes" => self.bytes.push(parse_path(key, value)?),
             "btree_map" => self.btree_map.push(parse_path(key, value)?),
             _ => {
@@ -184,6 +200,18 @@ fn parse_pair(key: &str, value: Option<&str>) -> Result<(String, String), Option
                 }
             ))
         })
+}
+
+fn parse_attribute(key: &str, value: Option<&str>) -> Result<(String, String), OptionsError> {
+    use syn::parse::Parser as _;
+
+    let (path, attribute) = parse_pair(key, value)?;
+    match syn::Attribute::parse_outer.parse_str(&attribute) {
+        Ok(attributes) if !attributes.is_empty() => Ok((path, attribute)),
+        _ => Err(OptionsError::new(format!(
+            "option `{key}`: `{attribute}` is not a Rust attribute (such as `#[derive(Hash)]`)"
+        ))),
+    }
 }
 
 /// Splits on commas that are not inside `()`, `[]` or `{}`.
@@ -247,6 +275,35 @@ mod tests {
         let err = Options::parse("clinet=true").unwrap_err().to_string();
         assert!(err.starts_with("unknown option `clinet`"), "{err}");
         assert!(err.contains("client, server"), "{err}");
+    }
+
+    #[test]
+    fn attribute_that_is_not_rust_is_an_error() {
+        let err = Options::parse("type_attribute=.=#[derive(")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "option `type_attribute`: `#[derive(` is not a Rust attribute (such as `#[derive(Hash)]`)"
+        );
+    }
+
+    #[test]
+    fn extern_path_target_must_be_a_rust_path() {
+        let err = Options::parse("extern_path=.a=not a path")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`not a path` is not a Rust path"), "{err}");
+        assert!(Options::parse("extern_path=.google.protobuf.Empty=()").is_ok());
+        assert!(Options::parse("extern_path=.a=crate::pb::a").is_ok());
+    }
+
+    #[test]
+    fn include_file_must_stay_in_the_output_directory() {
+        let err = Options::parse("include_file=../x.rs")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a file name ending in .rs"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,17 @@ pub mod stubs {
     include!(concat!(env!("OUT_DIR"), "/stubs/mod.rs"));
 }
 
+/// `corpus/wkt.proto` with the well-known types generated, not mapped.
+pub mod wkt_compiled {
+    include!(concat!(env!("OUT_DIR"), "/wkt/mod.rs"));
+}
+
+/// `corpus/remote/remote.proto` using the messages of [`default`] through
+/// `extern_path=.corpus.types=crate::default::corpus::types`.
+pub mod extern_types {
+    include!(concat!(env!("OUT_DIR"), "/extern/mod.rs"));
+}
+
 /// googleapis-common-protos, when `RUST_GRPC_GOOGLEAPIS` is set at build time.
 #[cfg(googleapis)]
 pub mod googleapis {
