@@ -49,3 +49,56 @@ pub fn respond(request: &[u8]) -> Result<CodeGeneratorResponse, prost::DecodeErr
 pub fn respond_encoded(request: &[u8]) -> Result<Vec<u8>, prost::DecodeError> {
     respond(request).map(|response| response.encode_to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost_types::FileDescriptorProto;
+
+    fn request(parameter: &str, generate: &[&str]) -> Vec<u8> {
+        CodeGeneratorRequest {
+            parameter: Some(parameter.to_owned()),
+            file_to_generate: generate.iter().map(|s| (*s).to_owned()).collect(),
+            proto_file: vec![FileDescriptorProto {
+                name: Some("a.proto".to_owned()),
+                package: Some("a".to_owned()),
+                syntax: Some("proto3".to_owned()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn response_declares_proto3_optional_support() {
+        let response = respond(&request("", &["a.proto"])).unwrap();
+        assert_eq!(
+            response.supported_features,
+            Some(Feature::Proto3Optional as u64)
+        );
+        assert_eq!(response.error, None);
+        let names: Vec<_> = response.file.iter().map(|f| f.name()).collect();
+        assert_eq!(names, ["a.rs", "mod.rs"]);
+    }
+
+    #[test]
+    fn bad_option_goes_into_the_response_error() {
+        let response = respond(&request("nope=1", &["a.proto"])).unwrap();
+        assert!(
+            response.error().starts_with("unknown option `nope`"),
+            "{}",
+            response.error()
+        );
+        assert!(response.file.is_empty());
+    }
+
+    #[test]
+    fn file_to_generate_without_descriptor_goes_into_the_response_error() {
+        let response = respond(&request("", &["missing.proto"])).unwrap();
+        assert_eq!(
+            response.error(),
+            "missing.proto: asked to generate this file, but no descriptor for it was given"
+        );
+    }
+}
