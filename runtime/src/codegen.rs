@@ -347,7 +347,11 @@ impl ServerConfig {
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
         let mut grpc = self.grpc::<Req, Resp>();
-        Box::pin(async move { Ok(grpc.unary(Handler(Some(handler)), request).await) })
+        Box::pin(async move {
+            Ok(with_trailers(
+                grpc.unary(Handler(Some(handler)), request).await,
+            ))
+        })
     }
 
     /// Serves one server-streaming call with `handler`.
@@ -364,7 +368,11 @@ impl ServerConfig {
         Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
     {
         let mut grpc = self.grpc::<Req, Resp>();
-        Box::pin(async move { Ok(grpc.server_streaming(Handler(Some(handler)), request).await) })
+        Box::pin(async move {
+            Ok(with_trailers(
+                grpc.server_streaming(Handler(Some(handler)), request).await,
+            ))
+        })
     }
 
     /// Serves one client-streaming call with `handler`.
@@ -381,7 +389,11 @@ impl ServerConfig {
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
         let mut grpc = self.grpc::<Req, Resp>();
-        Box::pin(async move { Ok(grpc.client_streaming(Handler(Some(handler)), request).await) })
+        Box::pin(async move {
+            Ok(with_trailers(
+                grpc.client_streaming(Handler(Some(handler)), request).await,
+            ))
+        })
     }
 
     /// Serves one bidirectional streaming call with `handler`.
@@ -398,7 +410,66 @@ impl ServerConfig {
         Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
     {
         let mut grpc = self.grpc::<Req, Resp>();
-        Box::pin(async move { Ok(grpc.streaming(Handler(Some(handler)), request).await) })
+        Box::pin(async move {
+            Ok(with_trailers(
+                grpc.streaming(Handler(Some(handler)), request).await,
+            ))
+        })
+    }
+}
+
+/// Trailers a handler set with [`crate::ResponseExt::trailers_mut`].
+#[derive(Debug, Clone, Default)]
+pub struct Trailers(pub(crate) crate::metadata::MetadataMap);
+
+/// Appends a handler's trailers to the trailers frame the codec writes.
+fn with_trailers(mut response: http::Response<BoxBody>) -> http::Response<BoxBody> {
+    match response.extensions_mut().remove::<Trailers>() {
+        Some(Trailers(extra)) if !extra.is_empty() => response.map(|inner| {
+            BoxBody::new(TrailersBody {
+                inner,
+                extra: Some(extra.into_headers()),
+            })
+        }),
+        _ => response,
+    }
+}
+
+struct TrailersBody {
+    inner: BoxBody,
+    extra: Option<http::HeaderMap>,
+}
+
+impl http_body::Body for TrailersBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+        let frame = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx));
+        Poll::Ready(frame.map(|frame| {
+            frame.map(|frame| match frame.into_trailers() {
+                Ok(mut trailers) => {
+                    if let Some(extra) = self.extra.take() {
+                        for (name, value) in extra.iter() {
+                            trailers.append(name.clone(), value.clone());
+                        }
+                    }
+                    http_body::Frame::trailers(trailers)
+                }
+                Err(frame) => frame,
+            })
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

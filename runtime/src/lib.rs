@@ -48,6 +48,29 @@ pub use tonic::{
 pub type BoxStream<T> =
     Pin<Box<dyn futures_core::Stream<Item = Result<T, Status>> + Send + 'static>>;
 
+/// Trailing metadata that a handler sends when its call ends, also when it ends OK
+/// (grpc-go's `SetTrailer`). A failed call carries its trailers in its [`Status`].
+///
+/// ```
+/// use rust_grpc::ResponseExt as _;
+///
+/// let mut response = rust_grpc::Response::new(());
+/// response.trailers_mut().insert("x-cost", "3".parse().unwrap());
+/// ```
+pub trait ResponseExt {
+    /// The trailers to send after the last message, alongside `grpc-status`.
+    fn trailers_mut(&mut self) -> &mut metadata::MetadataMap;
+}
+
+impl<T> ResponseExt for Response<T> {
+    fn trailers_mut(&mut self) -> &mut metadata::MetadataMap {
+        &mut self
+            .extensions_mut()
+            .get_or_insert_default::<codegen::Trailers>()
+            .0
+    }
+}
+
 /// Brings the code generated for one protobuf package into scope.
 ///
 /// `rust-grpc-build` writes one file per package into `OUT_DIR`, named after the

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rust_grpc::metadata::{KeyAndValueRef, MetadataMap, MetadataValue};
-use rust_grpc::{BoxStream, Code, Request, Response, Router, Server, Status, Streaming};
+use rust_grpc::{
+    BoxStream, Code, Request, Response, ResponseExt as _, Router, Server, Status, Streaming,
+};
 use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
 use rust_grpc_testdata::default::corpus::echo::echo_server::{Echo, EchoServer};
 use rust_grpc_testdata::default::corpus::echo::{
@@ -115,6 +117,9 @@ fn trailing_status() -> Status {
     Status::with_metadata(Code::Aborted, "stream ended early", trailers)
 }
 
+/// A server-streaming request with this message ends OK with trailing metadata.
+const END_WITH_TRAILERS: &str = "end with trailers";
+
 /// Sends on its channel when dropped, saying whether the handler finished.
 struct DropGuard {
     finished: bool,
@@ -152,6 +157,9 @@ impl Echo for EchoService {
         if let Some(trace) = request.metadata().get_bin("x-trace-bin") {
             metadata.insert_bin("x-echo-bin", trace.clone());
         }
+        response
+            .trailers_mut()
+            .insert("x-unary-trailer", MetadataValue::from_static("done"));
         Ok(response)
     }
 
@@ -166,7 +174,14 @@ impl Echo for EchoService {
         if message == END_WITH_STATUS {
             replies.push(Err(trailing_status()));
         }
-        Ok(Response::new(Box::pin(tokio_stream::iter(replies))))
+        let mut response: Response<BoxStream<EchoReply>> =
+            Response::new(Box::pin(tokio_stream::iter(replies)));
+        if message == END_WITH_TRAILERS {
+            response
+                .trailers_mut()
+                .insert_bin("x-ok-trailer-bin", MetadataValue::from_bytes(&[0xbe, 0xef]));
+        }
+        Ok(response)
     }
 
     async fn client_stream(
@@ -350,12 +365,44 @@ async fn metadata_travels_both_ways() {
     );
 }
 
-// Trailing metadata: a handler can only attach custom trailers by ending the
-// call with an error `Status` that carries metadata (`Status::with_metadata`),
-// as this test does. A stream that ends with OK, and any unary reply, cannot
-// carry custom trailers: `BoxStream` has no way to say "end with OK plus these
-// trailers" and `Response` metadata is sent as headers (grpc-go's
-// `grpc.SetTrailer` has no counterpart in tonic 0.14 or in rust-grpc).
+#[tokio::test]
+async fn trailing_metadata_on_an_ok_unary_call_reaches_client() {
+    let (_server, client) = echo().await;
+
+    let response = client.unary(request("trailers", 0)).await.unwrap();
+
+    // A unary response's metadata holds the headers and then the trailers.
+    assert_eq!(response.metadata().get("x-unary-trailer").unwrap(), "done");
+}
+
+#[tokio::test]
+async fn trailing_metadata_on_an_ok_stream_reaches_client() {
+    let (_server, client) = echo().await;
+
+    let mut stream = client
+        .server_stream(request(END_WITH_TRAILERS, 3))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut count = 0;
+    while stream.message().await.unwrap().is_some() {
+        count += 1;
+    }
+    let trailers = stream
+        .trailers()
+        .await
+        .unwrap()
+        .expect("trailers after the stream");
+
+    assert_eq!(count, 3);
+    let value = trailers
+        .get_bin("x-ok-trailer-bin")
+        .expect("the handler's trailer");
+    assert_eq!(value.to_bytes().unwrap().as_ref(), [0xbe, 0xef]);
+    assert!(trailers.get("x-unary-trailer").is_none());
+}
+
+// A failed call carries its trailers in its `Status` (`Status::with_metadata`).
 #[tokio::test]
 async fn trailing_metadata_reaches_client_with_stream_status() {
     let (_server, client) = echo().await;
