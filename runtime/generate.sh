@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the runtime's own services (health, reflection) into src/generated
-# with our generator; `generate.sh --check` fails when the checked-in code is stale.
+# with our generator, and the well-known types' descriptors that reflection serves;
+# `generate.sh --check` fails when the checked-in files are stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo run -q -p protoc-gen-rust-grpc -- -I runtime/proto \
@@ -8,3 +9,8 @@ cargo run -q -p protoc-gen-rust-grpc -- -I runtime/proto \
   runtime/proto/grpc/reflection/v1/reflection.proto \
   runtime/proto/grpc/reflection/v1alpha/reflection.proto \
   --out runtime/src/generated "$@"
+# protoc-gen-rust-grpc knows the well-known types; this only asks for their descriptors.
+wkt=(any api duration empty field_mask source_context struct timestamp type wrappers descriptor)
+cargo run -q -p protoc-gen-rust-grpc -- -I runtime/proto \
+  $(printf "google/protobuf/%s.proto " "${wkt[@]}") \
+  --descriptor_set_out runtime/src/generated/well_known_types.bin "$@"

@@ -19,6 +19,10 @@ Arguments:
   -I, --proto_path DIR  look for imports in DIR (repeatable; default: .)
   --out DIR             write the generated files into DIR
   --opt KEY=VALUE       a generator option (repeatable, or comma-separated)
+  --descriptor_set_out FILE
+                        write the encoded FileDescriptorSet of every file read,
+                        imports included (source info stripped); --out is then
+                        optional
   --check               write nothing; exit 1 naming each file in OUT_DIR that
                         is stale or missing (for checked-in generated code)
   --version             print the version
@@ -43,6 +47,7 @@ struct Args {
     files: Vec<PathBuf>,
     out: Option<PathBuf>,
     options: Vec<String>,
+    descriptor_set_out: Option<PathBuf>,
     check: bool,
 }
 
@@ -58,6 +63,7 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
         files: Vec::new(),
         out: None,
         options: Vec::new(),
+        descriptor_set_out: None,
         check: false,
     };
     let mut iter = args.iter();
@@ -87,6 +93,9 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
                 parsed.out = Some(value_of("--out")?.into())
             }
             a if a == "--opt" || a.starts_with("--opt=") => parsed.options.push(value_of("--opt")?),
+            a if a == "--descriptor_set_out" || a.starts_with("--descriptor_set_out=") => {
+                parsed.descriptor_set_out = Some(value_of("--descriptor_set_out")?.into());
+            }
             a if a.starts_with('-') => return Err(format!("unknown argument `{a}`")),
             file => parsed.files.push(file.into()),
         }
@@ -94,7 +103,7 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
     if parsed.files.is_empty() {
         return Err("no .proto files given".to_owned());
     }
-    if parsed.out.is_none() {
+    if parsed.out.is_none() && parsed.descriptor_set_out.is_none() {
         return Err("no output directory given (--out DIR)".to_owned());
     }
     if parsed.includes.is_empty() {
@@ -132,17 +141,36 @@ pub fn run(args: &[String]) -> ExitCode {
 fn execute(args: &Args) -> Result<ExitCode, String> {
     let options = Options::parse(&args.options.join(",")).map_err(|e| e.to_string())?;
     let parsed = source::parse(&args.files, &args.includes).map_err(|e| e.to_string())?;
-    let files = generate(&parsed.files, &parsed.requested, &options).map_err(|e| e.to_string())?;
+    // Without --out, only the descriptor set is asked for.
+    let files = match &args.out {
+        Some(_) => {
+            generate(&parsed.files, &parsed.requested, &options).map_err(|e| e.to_string())?
+        }
+        None => Vec::new(),
+    };
     let out = args.out.as_deref().unwrap_or(std::path::Path::new("."));
+    let set = args
+        .descriptor_set_out
+        .as_ref()
+        .map(|path| (path, crate::encode_descriptor_set(&parsed.files)));
     if args.check {
         let report = check(out, &files);
+        let mut clean = report.is_clean();
+        if let Some((path, bytes)) = &set {
+            match std::fs::read(path) {
+                Ok(existing) if existing == *bytes => {}
+                Ok(_) => eprintln!("stale: {}", path.display()),
+                Err(_) => eprintln!("missing: {}", path.display()),
+            }
+            clean &= std::fs::read(path).is_ok_and(|existing| existing == *bytes);
+        }
         for name in &report.stale {
             eprintln!("stale: {}", out.join(name).display());
         }
         for name in &report.missing {
             eprintln!("missing: {}", out.join(name).display());
         }
-        if report.is_clean() {
+        if clean {
             return Ok(ExitCode::SUCCESS);
         }
         eprintln!(
@@ -151,6 +179,11 @@ fn execute(args: &Args) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    write(out, &files).map_err(|e| e.to_string())?;
+    if args.out.is_some() {
+        write(out, &files).map_err(|e| e.to_string())?;
+    }
+    if let Some((path, bytes)) = &set {
+        std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,3 +20,10 @@ pub mod grpc {
         }
     }
 }
+/// Every package's encoded `FileDescriptorSet`, for reflection.
+#[allow(dead_code, unreachable_pub)]
+pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[
+    grpc::health::v1::FILE_DESCRIPTOR_SET,
+    grpc::reflection::v1::FILE_DESCRIPTOR_SET,
+    grpc::reflection::v1alpha::FILE_DESCRIPTOR_SET,
+];

@@ -75,3 +75,26 @@ pub mod helloworld {
 pub mod routeguide {
     include!("routeguide.rs");
 }
+/// Every package's encoded `FileDescriptorSet`, for reflection.
+#[allow(dead_code, unreachable_pub)]
+pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[
+    FILE_DESCRIPTOR_SET,
+    corpus::deprecated::FILE_DESCRIPTOR_SET,
+    corpus::docs::FILE_DESCRIPTOR_SET,
+    corpus::echo::FILE_DESCRIPTOR_SET,
+    corpus::empty::FILE_DESCRIPTOR_SET,
+    corpus::keywords::FILE_DESCRIPTOR_SET,
+    corpus::kinds::FILE_DESCRIPTOR_SET,
+    corpus::legacy::FILE_DESCRIPTOR_SET,
+    corpus::nested::FILE_DESCRIPTOR_SET,
+    corpus::nested::inner::FILE_DESCRIPTOR_SET,
+    corpus::optional::FILE_DESCRIPTOR_SET,
+    corpus::r#type::FILE_DESCRIPTOR_SET,
+    corpus::remote::FILE_DESCRIPTOR_SET,
+    corpus::shapes::FILE_DESCRIPTOR_SET,
+    corpus::shared::FILE_DESCRIPTOR_SET,
+    corpus::types::FILE_DESCRIPTOR_SET,
+    corpus::wkt::FILE_DESCRIPTOR_SET,
+    helloworld::FILE_DESCRIPTOR_SET,
+    routeguide::FILE_DESCRIPTOR_SET,
+];

@@ -3,3 +3,6 @@
 pub mod echo {
     include!("echo.rs");
 }
+/// Every package's encoded `FileDescriptorSet`, for reflection.
+#[allow(dead_code, unreachable_pub)]
+pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[echo::FILE_DESCRIPTOR_SET];
