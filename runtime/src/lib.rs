@@ -32,6 +32,7 @@ extern crate self as rust_grpc;
 pub mod codegen;
 mod generated;
 pub mod health;
+pub mod reflection;
 
 use std::pin::Pin;
 
