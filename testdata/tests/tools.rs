@@ -3,7 +3,7 @@
 //! `.ci/go-tools` installs both into `.cache/go-bin`.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rust_grpc::health::{HealthReporter, health_service};
 use rust_grpc::reflection::Reflection;
