@@ -8,6 +8,8 @@ cargo run -q -p protoc-gen-rust-grpc -- -I runtime/proto \
   runtime/proto/grpc/health/v1/health.proto \
   runtime/proto/grpc/reflection/v1/reflection.proto \
   runtime/proto/grpc/reflection/v1alpha/reflection.proto \
+  runtime/proto/google/rpc/status.proto \
+  runtime/proto/google/rpc/error_details.proto \
   --out runtime/src/generated "$@"
 # protoc-gen-rust-grpc knows the well-known types; this only asks for their descriptors.
 wkt=(any api duration empty field_mask source_context struct timestamp type wrappers descriptor)

@@ -30,6 +30,7 @@
 extern crate self as rust_grpc;
 
 pub mod codegen;
+pub mod errors;
 mod generated;
 pub mod health;
 pub mod reflection;
