@@ -209,7 +209,7 @@ mod tests {
         let status = Status::with_error_details(
             Code::Unavailable,
             "try later",
-            [retry.clone().into(), ErrorDetail::Other(other.clone())],
+            [retry.into(), ErrorDetail::Other(other.clone())],
         );
         let decoded = RpcStatus::decode(status.details()).unwrap();
         assert_eq!(decoded.code, Code::Unavailable as i32);

@@ -151,7 +151,10 @@ async fn grpc_health_probe_reports_serving_then_not_serving() {
 
     let output = run(&probe, &[&target, "-service=corpus.echo.Echo"]).await;
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("status: SERVING"), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("status: SERVING"),
+        "{output:?}"
+    );
 
     health.set_not_serving("corpus.echo.Echo");
     let output = run(&probe, &[&target, "-service=corpus.echo.Echo"]).await;
