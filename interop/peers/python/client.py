@@ -26,6 +26,7 @@ import peer_common as common
 ECHO_INITIAL = ("x-grpc-test-echo-initial", "test_initial_metadata_value")
 ECHO_TRAILING = ("x-grpc-test-echo-trailing-bin", b"\xab\xab\xab")
 STATUS_MESSAGE = "test status message"
+CALL_TIMEOUT = 20  # seconds, for every call whose case sets no deadline of its own
 SPECIAL_STATUS_MESSAGE = "\t\ntest with whitespace\r\nand Unicode BMP \u263a and non-BMP \U0001f608\t\n"
 
 
@@ -87,6 +88,26 @@ class Pipe:
         self.close()
 
 
+class _WithDeadline:
+    """A multicallable whose calls get a deadline unless the case sets one, so
+    that a server that never answers fails the case instead of hanging it."""
+
+    def __init__(self, multicallable):
+        self._multicallable = multicallable
+
+    def __call__(self, *args, **kwargs):
+        kwargs.setdefault("timeout", CALL_TIMEOUT)
+        return self._multicallable(*args, **kwargs)
+
+    def with_call(self, *args, **kwargs):
+        kwargs.setdefault("timeout", CALL_TIMEOUT)
+        return self._multicallable.with_call(*args, **kwargs)
+
+    def future(self, *args, **kwargs):
+        kwargs.setdefault("timeout", CALL_TIMEOUT)
+        return self._multicallable.future(*args, **kwargs)
+
+
 class Stub:
     """One multicallable per rpc of TestService and UnimplementedService, made
     from the generated descriptors with the codec of peer_common. Responses
@@ -102,15 +123,12 @@ class Stub:
         for service, prefix in ((pb.TestService, ""), (pb.UnimplementedService, "Unimplemented_")):
             for m in service.methods:
                 make = kinds[(m.client_streaming, m.server_streaming)]
-                setattr(
-                    self,
-                    prefix + m.name,
-                    make(
-                        f"/{service.full_name}/{m.name}",
-                        request_serializer=common.encode,
-                        response_deserializer=common.decoder(common.message_class(m.output_type)),
-                    ),
+                multicallable = make(
+                    f"/{service.full_name}/{m.name}",
+                    request_serializer=common.encode,
+                    response_deserializer=common.decoder(common.message_class(m.output_type)),
                 )
+                setattr(self, prefix + m.name, _WithDeadline(multicallable))
 
 
 class Cases:
