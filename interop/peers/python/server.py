@@ -41,9 +41,11 @@ class TestService:
 
     # -- helpers --------------------------------------------------------------
 
-    def _payload(self, response_type, size):
+    def _payload(self, context, response_type, size):
         if response_type != self.pb.COMPRESSABLE:
-            raise ValueError(f"unsupported payload type {response_type}")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unsupported response_type {response_type}")
+        if size < 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"negative response size {size}")
         return self.pb.Payload(type=self.pb.COMPRESSABLE, body=common.zeros(size))
 
     @staticmethod
@@ -97,7 +99,7 @@ class TestService:
             )
         self._maybe_fail(context, request)
         return self.pb.SimpleResponse(
-            payload=self._payload(request.response_type, request.response_size)
+            payload=self._payload(context, request.response_type, request.response_size)
         )
 
     CacheableUnaryCall = UnaryCall
@@ -114,7 +116,7 @@ class TestService:
             if compress_some and not p.compressed.value:
                 context.disable_next_message_compression()
             yield self.pb.StreamingOutputCallResponse(
-                payload=self._payload(request.response_type, p.size)
+                payload=self._payload(context, request.response_type, p.size)
             )
         self._maybe_fail(context, request)
 
@@ -125,25 +127,25 @@ class TestService:
             total += len(received.message.payload.body)
         return self.pb.StreamingInputCallResponse(aggregated_payload_size=total)
 
-    def _respond(self, request):
+    def _respond(self, context, request):
         for p in request.response_parameters:
             if p.interval_us > 0:
                 time.sleep(p.interval_us / 1e6)
             yield self.pb.StreamingOutputCallResponse(
-                payload=self._payload(request.response_type, p.size)
+                payload=self._payload(context, request.response_type, p.size)
             )
 
     def FullDuplexCall(self, requests, context):  # noqa: N802
         self._echo_metadata(context)
         for received in requests:
             self._maybe_fail(context, received.message)
-            yield from self._respond(received.message)
+            yield from self._respond(context, received.message)
 
     def HalfDuplexCall(self, requests, context):  # noqa: N802
         buffered = [received.message for received in requests]
         for request in buffered:
             self._maybe_fail(context, request)
-            yield from self._respond(request)
+            yield from self._respond(context, request)
 
 
 _HANDLER_KINDS = {
