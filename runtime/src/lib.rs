@@ -33,7 +33,9 @@ pub mod codegen;
 pub mod errors;
 mod generated;
 pub mod health;
+pub mod in_process;
 pub mod reflection;
+mod server;
 
 use std::pin::Pin;
 
@@ -43,7 +45,11 @@ pub use tonic::codec::CompressionEncoding;
 pub use tonic::metadata;
 pub use tonic::service::Interceptor;
 pub use tonic::transport::server::Router;
-pub use tonic::transport::{Channel, Endpoint, Error, Server};
+pub use server::{
+    DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
+    DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS, Server,
+};
+pub use tonic::transport::{Channel, Endpoint, Error};
 pub use tonic::{
     Code, Extensions, IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming,
 };

@@ -1,0 +1,48 @@
+//! A channel to a server in the same process, with no socket: for tests that
+//! want the whole gRPC path (codec, metadata, status, streaming) without a port.
+//!
+//! ```no_run
+//! # async fn run() {
+//! let (_reporter, health) = rust_grpc::health::health_service();
+//! let channel = rust_grpc::in_process::channel(rust_grpc::Server::builder().add_service(health));
+//! let client = rust_grpc::health::HealthClient::new(channel);
+//! # let _ = client;
+//! # }
+//! ```
+
+use hyper_util::rt::TokioIo;
+use tokio::io::DuplexStream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::{Channel, Endpoint, Router};
+
+/// Bytes buffered each way on an in-process connection.
+const BUFFER: usize = 1 << 20;
+
+/// Serves `router` in a background task and returns a channel to it. Every
+/// connection the channel makes is an in-memory pipe to that server; the server
+/// stops when the channel and all its clones are gone.
+///
+/// Must be called inside a tokio runtime.
+pub fn channel(router: Router) -> Channel {
+    let (connections, incoming) = mpsc::channel::<DuplexStream>(1);
+    tokio::spawn(async move {
+        let incoming = tokio_stream::StreamExt::map(ReceiverStream::new(incoming), Ok::<_, std::io::Error>);
+        // The only error is one from the pipe, which ends the server as the channel goes.
+        let _ = router.serve_with_incoming(incoming).await;
+    });
+    Endpoint::from_static("http://in-process.invalid").connect_with_connector_lazy(tower::service_fn(
+        move |_: http::Uri| {
+            let connections = connections.clone();
+            async move {
+                let (client, server) = tokio::io::duplex(BUFFER);
+                connections
+                    .send(server)
+                    .await
+                    .map_err(|_| std::io::Error::other("the in-process server has stopped"))?;
+                Ok::<_, std::io::Error>(TokioIo::new(client))
+            }
+        },
+    ))
+}
