@@ -36,6 +36,7 @@ pub mod health;
 pub mod in_process;
 pub mod reflection;
 mod server;
+pub mod unix;
 
 use std::pin::Pin;
 
