@@ -36,6 +36,7 @@ pub mod health;
 pub mod in_process;
 pub mod reflection;
 mod server;
+mod shutdown;
 pub mod unix;
 
 use std::pin::Pin;
@@ -50,6 +51,7 @@ pub use server::{
     DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
     DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS, Server,
 };
+pub use shutdown::{Shutdown, ShutdownLayer, ShutdownService};
 pub use tonic::transport::{Channel, Endpoint, Error};
 pub use tonic::{
     Code, Extensions, IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming,

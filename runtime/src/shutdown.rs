@@ -1,0 +1,232 @@
+//! Graceful shutdown: stop accepting, let running calls finish within a grace
+//! period, then end the rest with UNAVAILABLE.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # let (_, health) = rust_grpc::health::health_service();
+//! use std::time::Duration;
+//!
+//! let shutdown = rust_grpc::Shutdown::new(Duration::from_secs(10));
+//! rust_grpc::Server::builder()
+//!     .layer(shutdown.layer())
+//!     .add_service(health)
+//!     // Resolves on SIGINT or SIGTERM (or `shutdown.trigger()`), which starts the grace period.
+//!     .serve_with_shutdown("127.0.0.1:50051".parse()?, shutdown.on_signal())
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tonic::codegen::Bytes;
+
+use crate::Status;
+use crate::codegen::{BoxBody, BoxFuture, StdError};
+
+/// Coordinates one server's shutdown; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    grace: Duration,
+    begun: Arc<watch::Sender<bool>>,
+    forced: Arc<watch::Sender<bool>>,
+}
+
+impl Shutdown {
+    /// A shutdown that gives running calls `grace` to finish.
+    pub fn new(grace: Duration) -> Self {
+        Self {
+            grace,
+            begun: Arc::new(watch::Sender::new(false)),
+            forced: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Begins the shutdown now: the server stops accepting, and calls still
+    /// running when the grace period ends are ended with UNAVAILABLE.
+    ///
+    /// Must be called inside a tokio runtime (it starts the grace timer).
+    pub fn trigger(&self) {
+        if self.begun.send_replace(true) {
+            return;
+        }
+        let forced = Arc::clone(&self.forced);
+        let grace = self.grace;
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            forced.send_replace(true);
+        });
+    }
+
+    /// Resolves once the shutdown has begun: give it to `serve_with_shutdown`.
+    pub fn signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut begun = self.begun.subscribe();
+        async move {
+            let _ = begun.wait_for(|begun| *begun).await;
+        }
+    }
+
+    /// Like [`signal`](Self::signal), and also begins the shutdown on SIGINT
+    /// (Ctrl-C) or SIGTERM (what Kubernetes and systemd send).
+    pub fn on_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        let this = self.clone();
+        async move {
+            tokio::select! {
+                () = os_signal() => this.trigger(),
+                () = this.signal() => {}
+            }
+        }
+    }
+
+    /// The layer that ends calls still running when the grace period is over.
+    pub fn layer(&self) -> ShutdownLayer {
+        ShutdownLayer {
+            forced: self.forced.subscribe(),
+        }
+    }
+}
+
+async fn os_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn forced_future(forced: &watch::Receiver<bool>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    let mut forced = forced.clone();
+    Box::pin(async move {
+        // A dropped sender means the Shutdown is gone: never force.
+        if forced.wait_for(|forced| *forced).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+}
+
+fn shutting_down() -> Status {
+    Status::unavailable("the server is shutting down")
+}
+
+/// A tower layer for the server builder; see [`Shutdown::layer`].
+#[derive(Debug, Clone)]
+pub struct ShutdownLayer {
+    forced: watch::Receiver<bool>,
+}
+
+impl<S> tower::Layer<S> for ShutdownLayer {
+    type Service = ShutdownService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ShutdownService {
+            inner,
+            forced: self.forced.clone(),
+        }
+    }
+}
+
+/// The service [`ShutdownLayer`] wraps around a server.
+#[derive(Debug, Clone)]
+pub struct ShutdownService<S> {
+    inner: S,
+    forced: watch::Receiver<bool>,
+}
+
+impl<S, B, R> tower_service::Service<http::Request<B>> for ShutdownService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    R: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    R::Error: Into<StdError>,
+{
+    type Response = http::Response<BoxBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let call = self.inner.call(request);
+        let forced = self.forced.clone();
+        Box::pin(async move {
+            tokio::select! {
+                response = call => {
+                    let response = response?;
+                    let forced = forced_future(&forced);
+                    Ok(response.map(|inner| {
+                        BoxBody::new(ShutdownBody { inner, forced: Some(forced), finished: false })
+                    }))
+                }
+                () = forced_future(&forced) => Ok(shutting_down().into_http()),
+            }
+        })
+    }
+}
+
+/// A response body that ends with UNAVAILABLE when the grace period is over.
+struct ShutdownBody<R> {
+    inner: R,
+    forced: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// The inner body has sent its trailers (or ended): nothing may follow.
+    finished: bool,
+}
+
+impl<R> http_body::Body for ShutdownBody<R>
+where
+    R: http_body::Body<Data = Bytes> + Unpin,
+    R::Error: Into<StdError>,
+{
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+        if self.finished {
+            return Pin::new(&mut self.inner)
+                .poll_frame(cx)
+                .map_err(|error| Status::from_error(error.into()));
+        }
+        match &mut self.forced {
+            Some(forced) => {
+                if forced.as_mut().poll(cx).is_ready() {
+                    self.forced = None;
+                    let mut trailers = http::HeaderMap::new();
+                    // The status text is ASCII, so the header always encodes.
+                    let _ = shutting_down().add_header(&mut trailers);
+                    return Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))));
+                }
+            }
+            // The forced trailers went out: the body is over.
+            None => return Poll::Ready(None),
+        }
+        let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if frame.as_ref().is_none_or(|frame| frame.as_ref().is_ok_and(http_body::Frame::is_trailers)) {
+            self.finished = true;
+        }
+        Poll::Ready(frame.map(|frame| frame.map_err(|error| Status::from_error(error.into()))))
+    }
+}
