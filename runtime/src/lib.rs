@@ -34,6 +34,7 @@ pub mod errors;
 mod generated;
 pub mod health;
 pub mod in_process;
+pub mod interceptor;
 pub mod reflection;
 mod server;
 mod shutdown;
