@@ -15,6 +15,7 @@ use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::codegen::{BoxBody, StdError};
 use crate::{Channel, Endpoint, Router};
 
 /// Bytes buffered each way on an in-process connection.
@@ -25,15 +26,27 @@ const BUFFER: usize = 1 << 20;
 /// stops when the channel and all its clones are gone.
 ///
 /// Must be called inside a tokio runtime.
-pub fn channel(router: Router) -> Channel {
+pub fn channel<L, S, B>(router: Router<L>) -> Channel
+where
+    L: tower::Layer<tonic::service::Routes> + Send + 'static,
+    L::Service: tower_service::Service<http::Request<BoxBody>, Response = http::Response<B>, Error = S>
+        + Clone
+        + Send
+        + 'static,
+    <L::Service as tower_service::Service<http::Request<BoxBody>>>::Future: Send,
+    S: Into<StdError> + Send,
+    B: http_body::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    B::Error: Into<StdError>,
+{
     let (connections, incoming) = mpsc::channel::<DuplexStream>(1);
     tokio::spawn(async move {
-        let incoming = tokio_stream::StreamExt::map(ReceiverStream::new(incoming), Ok::<_, std::io::Error>);
+        let incoming =
+            tokio_stream::StreamExt::map(ReceiverStream::new(incoming), Ok::<_, std::io::Error>);
         // The only error is one from the pipe, which ends the server as the channel goes.
         let _ = router.serve_with_incoming(incoming).await;
     });
-    Endpoint::from_static("http://in-process.invalid").connect_with_connector_lazy(tower::service_fn(
-        move |_: http::Uri| {
+    Endpoint::from_static("http://in-process.invalid").connect_with_connector_lazy(
+        tower::service_fn(move |_: http::Uri| {
             let connections = connections.clone();
             async move {
                 let (client, server) = tokio::io::duplex(BUFFER);
@@ -43,6 +56,6 @@ pub fn channel(router: Router) -> Channel {
                     .map_err(|_| std::io::Error::other("the in-process server has stopped"))?;
                 Ok::<_, std::io::Error>(TokioIo::new(client))
             }
-        },
-    ))
+        }),
+    )
 }

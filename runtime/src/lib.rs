@@ -38,6 +38,7 @@ pub mod interceptor;
 pub mod reflection;
 mod server;
 mod shutdown;
+pub mod trace;
 pub mod unix;
 
 use std::pin::Pin;
@@ -47,11 +48,13 @@ pub use prost_types;
 pub use tonic::codec::CompressionEncoding;
 pub use tonic::metadata;
 pub use tonic::service::Interceptor;
-pub use tonic::transport::server::Router;
 pub use server::{
     DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
     DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS, Server,
 };
+/// A server with its services, ready to serve; the type `Server::builder()` starts.
+pub type Router<L = tower::layer::util::Stack<trace::TraceLayer, tower::layer::util::Identity>> =
+    tonic::transport::server::Router<L>;
 pub use shutdown::{Shutdown, ShutdownLayer, ShutdownService};
 pub use tonic::transport::{Channel, Endpoint, Error};
 pub use tonic::{

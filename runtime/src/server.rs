@@ -1,5 +1,9 @@
 //! The server builder, with safe defaults.
 
+use tower::layer::util::{Identity, Stack};
+
+use crate::trace::TraceLayer;
+
 /// The most streams (calls) a client may have open at once on one connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
 
@@ -41,13 +45,15 @@ pub const DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 pub struct Server(());
 
 impl Server {
-    /// A builder with rust-grpc's safe defaults.
+    /// A builder with rust-grpc's safe defaults, tracing each call
+    /// ([`crate::trace`]).
     #[allow(clippy::new_ret_no_self)]
-    pub fn builder() -> tonic::transport::Server {
+    pub fn builder() -> tonic::transport::Server<Stack<TraceLayer, Identity>> {
         tonic::transport::Server::builder()
             .max_concurrent_streams(DEFAULT_MAX_CONCURRENT_STREAMS)
             .http2_max_header_list_size(DEFAULT_MAX_HEADER_LIST_SIZE)
             .http2_max_local_error_reset_streams(Some(DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS))
             .http2_max_pending_accept_reset_streams(Some(DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS))
+            .layer(TraceLayer)
     }
 }
