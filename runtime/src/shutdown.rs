@@ -224,7 +224,10 @@ where
             None => return Poll::Ready(None),
         }
         let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if frame.as_ref().is_none_or(|frame| frame.as_ref().is_ok_and(http_body::Frame::is_trailers)) {
+        if frame
+            .as_ref()
+            .is_none_or(|frame| frame.as_ref().is_ok_and(http_body::Frame::is_trailers))
+        {
             self.finished = true;
         }
         Poll::Ready(frame.map(|frame| frame.map_err(|error| Status::from_error(error.into()))))

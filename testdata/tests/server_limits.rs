@@ -21,7 +21,10 @@ struct Gate {
 
 impl Default for Gate {
     fn default() -> Self {
-        Self { running: Arc::default(), release: Arc::new(Semaphore::new(0)) }
+        Self {
+            running: Arc::default(),
+            release: Arc::new(Semaphore::new(0)),
+        }
     }
 }
 
