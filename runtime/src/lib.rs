@@ -45,13 +45,13 @@ use std::pin::Pin;
 
 pub use prost;
 pub use prost_types;
-pub use tonic::codec::CompressionEncoding;
-pub use tonic::metadata;
-pub use tonic::service::Interceptor;
 pub use server::{
     DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
     DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS, Server,
 };
+pub use tonic::codec::CompressionEncoding;
+pub use tonic::metadata;
+pub use tonic::service::Interceptor;
 /// A server with its services, ready to serve; the type `Server::builder()` starts.
 pub type Router<L = tower::layer::util::Stack<trace::TraceLayer, tower::layer::util::Identity>> =
     tonic::transport::server::Router<L>;
