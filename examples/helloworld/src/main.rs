@@ -118,11 +118,22 @@ async fn server(addr: &str) -> Result<(), Box<dyn Error>> {
         "server listening on {}; press Ctrl-C to stop",
         listener.local_addr()?
     );
+    // Health for probes and load balancers, reflection for grpcurl, and a
+    // graceful stop on Ctrl-C or SIGTERM that gives running calls 5 seconds.
+    let (health, health_service) = rust_grpc::health::health_service();
+    health.set_serving_for::<GreeterServer<MyGreeter>>();
+    let reflection = rust_grpc::reflection::Reflection::new(&[
+        pb::FILE_DESCRIPTOR_SET,
+        rust_grpc::health::FILE_DESCRIPTOR_SET,
+    ])?;
+    let shutdown = rust_grpc::Shutdown::new(std::time::Duration::from_secs(5));
     rust_grpc::Server::builder()
+        .layer(shutdown.layer())
         .add_service(GreeterServer::new(MyGreeter))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .add_service(health_service)
+        .add_service(reflection.v1())
+        .add_service(reflection.v1alpha())
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.on_signal())
         .await?;
     println!("server stopped");
     Ok(())
