@@ -21,13 +21,16 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::uri::PathAndQuery;
 use tonic::codec::EnabledCompressionEncodings;
 use tonic::codegen::Bytes;
-use tonic_prost::ProstCodec;
 
+use crate::compression::{self, Codec, MarkBody, ReceivedCompression, ScanBody, SendCompression};
+use crate::deadline::{self, DeadlineBody};
 use crate::{BoxStream, CompressionEncoding, Request, Response, Status, Streaming};
 
 pub use http;
@@ -123,28 +126,35 @@ where
 /// settings. Calls take `&self`; each call works on a cheap clone of the transport.
 #[derive(Debug, Clone)]
 pub struct Client<T> {
-    inner: tonic::client::Grpc<T>,
+    inner: tonic::client::Grpc<CallTransport<T>>,
+    send: Option<CompressionEncoding>,
 }
 
 impl<T> Client<T> {
     /// Wraps a transport.
     pub fn new(inner: T) -> Self {
         Self {
-            inner: tonic::client::Grpc::new(inner),
+            inner: tonic::client::Grpc::new(CallTransport { inner }),
+            send: None,
         }
     }
 
     /// Wraps a transport, sending every call to `origin` (scheme and authority).
     pub fn with_origin(inner: T, origin: http::Uri) -> Self {
         Self {
-            inner: tonic::client::Grpc::with_origin(inner, origin),
+            inner: tonic::client::Grpc::with_origin(CallTransport { inner }, origin),
+            send: None,
         }
     }
 
-    /// Compresses requests with `encoding`.
+    /// Compresses requests with `encoding` (gzip, or zstd with the `zstd` feature;
+    /// requests stay uncompressed with any other). A
+    /// [`SendCompression`] in a request's
+    /// extensions chooses per message.
     pub fn send_compressed(self, encoding: CompressionEncoding) -> Self {
         Self {
-            inner: self.inner.send_compressed(encoding),
+            send: compression::supported(encoding).then_some(encoding),
+            ..self
         }
     }
 
@@ -152,6 +162,7 @@ impl<T> Client<T> {
     pub fn accept_compressed(self, encoding: CompressionEncoding) -> Self {
         Self {
             inner: self.inner.accept_compressed(encoding),
+            ..self
         }
     }
 
@@ -159,6 +170,7 @@ impl<T> Client<T> {
     pub fn max_decoding_message_size(self, limit: usize) -> Self {
         Self {
             inner: self.inner.max_decoding_message_size(limit),
+            ..self
         }
     }
 
@@ -166,18 +178,45 @@ impl<T> Client<T> {
     pub fn max_encoding_message_size(self, limit: usize) -> Self {
         Self {
             inner: self.inner.max_encoding_message_size(limit),
+            ..self
         }
     }
 }
 
 impl<T: Transport> Client<T> {
-    async fn ready(&self) -> Result<tonic::client::Grpc<T>, Status> {
+    async fn ready(&self) -> Result<tonic::client::Grpc<CallTransport<T>>, Status> {
         let mut grpc = self.inner.clone();
         grpc.ready().await.map_err(|err| {
             let err: StdError = err.into();
             Status::unavailable(format!("the channel is not ready: {err}"))
         })?;
         Ok(grpc)
+    }
+
+    /// Prepares one call: tags the request with its method and sets up the call's
+    /// codec and per-message compression.
+    fn begin<M, Req, Resp>(
+        &self,
+        mut request: Request<M>,
+        path: &'static str,
+    ) -> (Request<M>, Codec<Req, Resp>, ReceivedCompression) {
+        let (service, method) = split_path(path);
+        request
+            .extensions_mut()
+            .insert(tonic::GrpcMethod::new(service, method));
+        let outgoing = self.send.map(compression::Outgoing::new);
+        if let (Some(outgoing), Some(choice)) = (
+            &outgoing,
+            request.extensions().get::<SendCompression>().cloned(),
+        ) {
+            outgoing.follow(choice);
+        }
+        let received = ReceivedCompression::new();
+        request.extensions_mut().insert(CallContext {
+            outgoing: outgoing.clone(),
+            received: received.clone(),
+        });
+        (request, Codec::new(outgoing, received.clone()), received)
     }
 
     /// Makes a unary call to `path` (`/package.Service/Method`).
@@ -191,13 +230,11 @@ impl<T: Transport> Client<T> {
         path: &'static str,
     ) -> Result<Response<Resp>, Status> {
         let mut grpc = self.ready().await?;
-        grpc.unary(
-            tag(request, path),
-            PathAndQuery::from_static(path),
-            ProstCodec::default(),
-        )
-        .await
-        .map_err(deadline_exceeded)
+        let (request, codec, received) = self.begin(request, path);
+        grpc.unary(request, PathAndQuery::from_static(path), codec)
+            .await
+            .map(|response| with_received(response, received))
+            .map_err(deadline_exceeded)
     }
 
     /// Makes a server-streaming call to `path`.
@@ -211,13 +248,11 @@ impl<T: Transport> Client<T> {
         path: &'static str,
     ) -> Result<Response<Streaming<Resp>>, Status> {
         let mut grpc = self.ready().await?;
-        grpc.server_streaming(
-            tag(request, path),
-            PathAndQuery::from_static(path),
-            ProstCodec::default(),
-        )
-        .await
-        .map_err(deadline_exceeded)
+        let (request, codec, received) = self.begin(request, path);
+        grpc.server_streaming(request, PathAndQuery::from_static(path), codec)
+            .await
+            .map(|response| with_received(response, received))
+            .map_err(deadline_exceeded)
     }
 
     /// Makes a client-streaming call to `path`.
@@ -234,13 +269,11 @@ impl<T: Transport> Client<T> {
         S: futures_core::Stream<Item = Req> + Send + 'static,
     {
         let mut grpc = self.ready().await?;
-        grpc.client_streaming(
-            tag(request, path),
-            PathAndQuery::from_static(path),
-            ProstCodec::default(),
-        )
-        .await
-        .map_err(deadline_exceeded)
+        let (request, codec, received) = self.begin(request, path);
+        grpc.client_streaming(request, PathAndQuery::from_static(path), codec)
+            .await
+            .map(|response| with_received(response, received))
+            .map_err(deadline_exceeded)
     }
 
     /// Makes a bidirectional streaming call to `path`.
@@ -257,13 +290,96 @@ impl<T: Transport> Client<T> {
         S: futures_core::Stream<Item = Req> + Send + 'static,
     {
         let mut grpc = self.ready().await?;
-        grpc.streaming(
-            tag(request, path),
-            PathAndQuery::from_static(path),
-            ProstCodec::default(),
-        )
-        .await
-        .map_err(deadline_exceeded)
+        let (request, codec, received) = self.begin(request, path);
+        grpc.streaming(request, PathAndQuery::from_static(path), codec)
+            .await
+            .map(|response| with_received(response, received))
+            .map_err(deadline_exceeded)
+    }
+}
+
+fn with_received<M>(mut response: Response<M>, received: ReceivedCompression) -> Response<M> {
+    response.extensions_mut().insert(received);
+    response
+}
+
+/// What [`CallTransport`] needs to know about one call, passed in the request's
+/// extensions.
+#[derive(Clone)]
+struct CallContext {
+    outgoing: Option<Arc<compression::Outgoing>>,
+    received: ReceivedCompression,
+}
+
+/// The transport under a [`Client`]: marks compressed request messages, records
+/// which response messages arrived compressed and holds the call to its deadline
+/// until the last byte of the response.
+#[derive(Debug, Clone)]
+struct CallTransport<T> {
+    inner: T,
+}
+
+/// The response body of a call made through a [`CallTransport`].
+type CallBody<B> = DeadlineBody<ScanBody<B>>;
+
+impl<T: Transport> Service<http::Request<BoxBody>> for CallTransport<T> {
+    type Response = http::Response<CallBody<T::ResponseBody>>;
+    type Error = T::Error;
+    type Future = CallFuture<T::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        tonic::client::GrpcService::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<BoxBody>) -> Self::Future {
+        let deadline = request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(deadline::parse_grpc_timeout)
+            .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
+        let call = request.extensions_mut().remove::<CallContext>();
+        let received = match call {
+            Some(CallContext {
+                outgoing: Some(outgoing),
+                received,
+            }) => {
+                request
+                    .headers_mut()
+                    .insert("grpc-encoding", outgoing.header_value());
+                request = request.map(|body| BoxBody::new(MarkBody::new(body, outgoing)));
+                received
+            }
+            Some(CallContext { received, .. }) => received,
+            None => ReceivedCompression::new(),
+        };
+        CallFuture {
+            inner: Box::pin(tonic::client::GrpcService::call(&mut self.inner, request)),
+            call: Some((received, deadline)),
+        }
+    }
+}
+
+/// The future of one call through a [`CallTransport`].
+struct CallFuture<F> {
+    inner: Pin<Box<F>>,
+    call: Option<(ReceivedCompression, Option<tokio::time::Instant>)>,
+}
+
+impl<F, B, E> Future for CallFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = Result<http::Response<CallBody<B>>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = std::task::ready!(self.inner.as_mut().poll(cx))?;
+        let (received, deadline) = self
+            .call
+            .take()
+            .expect("a call future is polled to completion once");
+        Poll::Ready(Ok(response.map(|body| {
+            DeadlineBody::new(ScanBody::new(body, received), deadline)
+        })))
     }
 }
 
@@ -278,15 +394,6 @@ fn deadline_exceeded(status: Status) -> Status {
         source = error.source();
     }
     status
-}
-
-/// Records which method a request is for, as interceptors and layers expect.
-fn tag<M>(mut request: Request<M>, path: &'static str) -> Request<M> {
-    let (service, method) = split_path(path);
-    request
-        .extensions_mut()
-        .insert(tonic::GrpcMethod::new(service, method));
-    request
 }
 
 fn split_path(path: &'static str) -> (&'static str, &'static str) {
@@ -309,7 +416,10 @@ impl ServerConfig {
         self.accept.enable(encoding);
     }
 
-    /// Compresses responses with `encoding` when the client accepts it.
+    /// Compresses responses with `encoding` when the client accepts it (gzip, or
+    /// zstd with the `zstd` feature). A
+    /// [`SendCompression`] in a response's
+    /// extensions chooses per message.
     pub fn send_compressed(&mut self, encoding: CompressionEncoding) {
         self.send.enable(encoding);
     }
@@ -324,13 +434,34 @@ impl ServerConfig {
         self.max_encoding_message_size = Some(limit);
     }
 
-    fn grpc<Req: Message, Resp: Message>(&self) -> tonic::server::Grpc<ProstCodec<Resp, Req>> {
-        tonic::server::Grpc::new(ProstCodec::default())
-            .apply_compression_config(self.accept, self.send)
+    /// Prepares one call: records which request messages arrive compressed (a
+    /// [`ReceivedCompression`] in the request's extensions), and picks the encoding
+    /// of the responses.
+    #[allow(clippy::type_complexity)]
+    fn begin<B: RequestBody, Req: Message, Resp: Message>(
+        &self,
+        mut request: http::Request<B>,
+    ) -> (
+        http::Request<ScanBody<B>>,
+        tonic::server::Grpc<Codec<Resp, Req>>,
+        Option<Arc<compression::Outgoing>>,
+    ) {
+        let received = ReceivedCompression::new();
+        request.extensions_mut().insert(received.clone());
+        let outgoing =
+            compression::negotiate(request.headers(), self.send).map(compression::Outgoing::new);
+        let grpc = tonic::server::Grpc::new(Codec::new(outgoing.clone(), received.clone()))
+            // The codec compresses responses itself, message by message.
+            .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
             .apply_max_message_size_config(
                 self.max_decoding_message_size,
                 self.max_encoding_message_size,
-            )
+            );
+        (
+            request.map(|body| ScanBody::new(body, received)),
+            grpc,
+            outgoing,
+        )
     }
 
     /// Serves one unary call with `handler`.
@@ -346,12 +477,9 @@ impl ServerConfig {
         F: FnOnce(Request<Req>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
-        let mut grpc = self.grpc::<Req, Resp>();
-        Box::pin(async move {
-            Ok(with_trailers(
-                grpc.unary(Handler(Some(handler)), request).await,
-            ))
-        })
+        let (request, mut grpc, outgoing) = self.begin::<B, Req, Resp>(request);
+        let handler = Handler(Some(handler));
+        Box::pin(async move { Ok(finish(grpc.unary(handler, request).await, outgoing)) })
     }
 
     /// Serves one server-streaming call with `handler`.
@@ -367,10 +495,12 @@ impl ServerConfig {
         F: FnOnce(Request<Req>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
     {
-        let mut grpc = self.grpc::<Req, Resp>();
+        let (request, mut grpc, outgoing) = self.begin::<B, Req, Resp>(request);
+        let handler = Handler(Some(handler));
         Box::pin(async move {
-            Ok(with_trailers(
-                grpc.server_streaming(Handler(Some(handler)), request).await,
+            Ok(finish(
+                grpc.server_streaming(handler, request).await,
+                outgoing,
             ))
         })
     }
@@ -388,10 +518,12 @@ impl ServerConfig {
         F: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
-        let mut grpc = self.grpc::<Req, Resp>();
+        let (request, mut grpc, outgoing) = self.begin::<B, Req, Resp>(request);
+        let handler = Handler(Some(handler));
         Box::pin(async move {
-            Ok(with_trailers(
-                grpc.client_streaming(Handler(Some(handler)), request).await,
+            Ok(finish(
+                grpc.client_streaming(handler, request).await,
+                outgoing,
             ))
         })
     }
@@ -409,12 +541,9 @@ impl ServerConfig {
         F: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
     {
-        let mut grpc = self.grpc::<Req, Resp>();
-        Box::pin(async move {
-            Ok(with_trailers(
-                grpc.streaming(Handler(Some(handler)), request).await,
-            ))
-        })
+        let (request, mut grpc, outgoing) = self.begin::<B, Req, Resp>(request);
+        let handler = Handler(Some(handler));
+        Box::pin(async move { Ok(finish(grpc.streaming(handler, request).await, outgoing)) })
     }
 }
 
@@ -422,17 +551,40 @@ impl ServerConfig {
 #[derive(Debug, Clone, Default)]
 pub struct Trailers(pub(crate) crate::metadata::MetadataMap);
 
-/// Appends a handler's trailers to the trailers frame the codec writes.
-fn with_trailers(mut response: http::Response<BoxBody>) -> http::Response<BoxBody> {
-    match response.extensions_mut().remove::<Trailers>() {
-        Some(Trailers(extra)) if !extra.is_empty() => response.map(|inner| {
+/// Completes a served call's response: appends the handler's trailers to the
+/// trailers frame the codec writes and, when responses can be compressed, names
+/// the encoding, applies the handler's [`SendCompression`] and marks the
+/// compressed messages.
+fn finish(
+    mut response: http::Response<BoxBody>,
+    outgoing: Option<Arc<compression::Outgoing>>,
+) -> http::Response<BoxBody> {
+    if let Some(Trailers(extra)) = response.extensions_mut().remove::<Trailers>()
+        && !extra.is_empty()
+    {
+        response = response.map(|inner| {
             BoxBody::new(TrailersBody {
                 inner,
                 extra: Some(extra.into_headers()),
             })
-        }),
-        _ => response,
+        });
     }
+    let choice = response.extensions_mut().remove::<SendCompression>();
+    // A trailers-only response (the call failed before any message) has no messages.
+    if let Some(outgoing) = outgoing
+        && !response.headers().contains_key("grpc-status")
+    {
+        // The body encodes lazily, so the handler's choice is in place before the
+        // first message.
+        if let Some(choice) = choice {
+            outgoing.follow(choice);
+        }
+        response
+            .headers_mut()
+            .insert("grpc-encoding", outgoing.header_value());
+        response = response.map(|body| BoxBody::new(MarkBody::new(body, outgoing)));
+    }
+    response
 }
 
 struct TrailersBody {

@@ -30,6 +30,8 @@
 extern crate self as rust_grpc;
 
 pub mod codegen;
+pub mod compression;
+mod deadline;
 pub mod errors;
 mod generated;
 pub mod health;
@@ -49,13 +51,15 @@ pub use server::{
     DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
     DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS, Server,
 };
-pub use tonic::codec::CompressionEncoding;
-pub use tonic::metadata;
-pub use tonic::service::Interceptor;
 /// A server with its services, ready to serve; the type `Server::builder()` starts.
 pub type Router<L = tower::layer::util::Stack<trace::TraceLayer, tower::layer::util::Identity>> =
     tonic::transport::server::Router<L>;
 pub use shutdown::{Shutdown, ShutdownLayer, ShutdownService};
+pub use tonic::codec::CompressionEncoding;
+pub use tonic::metadata;
+pub use tonic::service::Interceptor;
+#[cfg(feature = "tls")]
+pub use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 pub use tonic::transport::{Channel, Endpoint, Error};
 pub use tonic::{
     Code, Extensions, IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming,
