@@ -232,4 +232,13 @@ where
         }
         Poll::Ready(frame.map(|frame| frame.map_err(|error| Status::from_error(error.into()))))
     }
+
+    // Forwarded so that a trailers-only response stays one HEADERS frame.
+    fn is_end_stream(&self) -> bool {
+        self.forced.is_none() || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }

@@ -146,4 +146,16 @@ where
         }
         Poll::Ready(frame.map(|frame| frame.map_err(|error| Status::from_error(error.into()))))
     }
+
+    // Forwarded so that an error status with no messages still goes out as one
+    // HEADERS frame that ends the stream (grpc-go and C-core reject an empty DATA).
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(R::is_end_stream)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| http_body::SizeHint::with_exact(0), R::size_hint)
+    }
 }

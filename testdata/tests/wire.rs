@@ -1,0 +1,69 @@
+//! What goes on the wire, read with a bare HTTP/2 client: a call that fails
+//! before any message must be one HEADERS frame that ends the stream
+//! ("trailers-only"), as grpc-go and grpcio require.
+
+use rust_grpc::{Request, Response, Server, Shutdown, Status};
+use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
+use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, FailRequest};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_stream::wrappers::TcpListenerStream;
+
+struct Failing;
+
+impl Echo for Failing {
+    async fn fail(&self, _request: Request<FailRequest>) -> Result<Response<EchoReply>, Status> {
+        Err(Status::failed_precondition("not now"))
+    }
+}
+
+/// Sends one empty gRPC message to `path` and returns the response head and
+/// whether the HEADERS frame ended the stream.
+async fn call(addr: std::net::SocketAddr, path: &str) -> (http::response::Parts, bool) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (response, mut body) = client.send_request(request, false).unwrap();
+    body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+        .unwrap();
+    let response = response.await.unwrap();
+    let ended = response.body().is_end_stream();
+    (response.into_parts().0, ended)
+}
+
+async fn serve() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new(std::time::Duration::from_secs(1));
+    tokio::spawn(
+        Server::builder()
+            .layer(shutdown.layer())
+            .add_service(EchoServer::new(Failing))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    addr
+}
+
+#[tokio::test]
+async fn an_error_status_is_a_single_headers_frame() {
+    let addr = serve().await;
+    let (head, ended) = call(addr, "/corpus.echo.Echo/Fail").await;
+    assert_eq!(head.headers["grpc-status"], "9");
+    assert!(
+        ended,
+        "the status came with a DATA or trailers frame after the headers"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_method_is_a_single_headers_frame() {
+    let addr = serve().await;
+    let (head, ended) = call(addr, "/corpus.echo.Echo/NoSuchMethod").await;
+    assert_eq!(head.headers["grpc-status"], "12");
+    assert!(ended);
+}
