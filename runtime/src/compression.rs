@@ -86,7 +86,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tonic::codec::{DecodeBuf, EnabledCompressionEncodings, EncodeBuf};
 
 use crate::codegen::{BoxBody, Message};
@@ -272,20 +272,23 @@ fn compress(
     input: &[u8],
     out: &mut EncodeBuf<'_>,
 ) -> std::io::Result<()> {
-    #[cfg(any(feature = "gzip", feature = "zstd"))]
-    let writer = out.writer();
     match encoding {
         #[cfg(feature = "gzip")]
         CompressionEncoding::Gzip => {
             use std::io::Write as _;
-            let mut gzip = flate2::write::GzEncoder::new(writer, flate2::Compression::new(6));
+            let mut gzip = flate2::write::GzEncoder::new(
+                bytes::BufMut::writer(out),
+                flate2::Compression::new(6),
+            );
             gzip.write_all(input)?;
             gzip.finish().map(drop)
         }
         #[cfg(feature = "zstd")]
-        CompressionEncoding::Zstd => {
-            zstd::stream::copy_encode(input, writer, zstd::DEFAULT_COMPRESSION_LEVEL)
-        }
+        CompressionEncoding::Zstd => zstd::stream::copy_encode(
+            input,
+            bytes::BufMut::writer(out),
+            zstd::DEFAULT_COMPRESSION_LEVEL,
+        ),
         _ => {
             let _ = (input, out);
             Err(std::io::Error::other(format!(
