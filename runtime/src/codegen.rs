@@ -148,9 +148,8 @@ impl<T> Client<T> {
     }
 
     /// Compresses requests with `encoding` (gzip, or zstd with the `zstd` feature;
-    /// requests stay uncompressed with any other). A
-    /// [`SendCompression`] in a request's
-    /// extensions chooses per message.
+    /// requests stay uncompressed with any other). A [`SendCompression`] in a
+    /// request's extensions chooses per message.
     pub fn send_compressed(self, encoding: CompressionEncoding) -> Self {
         Self {
             send: compression::supported(encoding).then_some(encoding),
@@ -417,8 +416,7 @@ impl ServerConfig {
     }
 
     /// Compresses responses with `encoding` when the client accepts it (gzip, or
-    /// zstd with the `zstd` feature). A
-    /// [`SendCompression`] in a response's
+    /// zstd with the `zstd` feature). A [`SendCompression`] in a response's
     /// extensions chooses per message.
     pub fn send_compressed(&mut self, encoding: CompressionEncoding) {
         self.send.enable(encoding);
