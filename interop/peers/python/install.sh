@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up the Python peer of the interop matrix: a venv with the latest grpcio,
 # grpcio-tools and protobuf from PyPI, and Python stubs that grpcio-tools
-# generates from the project's grpc.testing protos (interop/proto).
+# generates from the project's grpc.testing protos (interop/proto). The venv also
+# has grpcio-health-checking, grpcio-reflection and grpcio-status, which the
+# peer checks of testdata/tests/python_*.rs and tls.rs run (checks/).
 #
 #   bash interop/peers/python/install.sh            # idempotent; prints KEY=VALUE lines
 #   bash interop/peers/python/install.sh --upgrade  # pip install -U again
@@ -19,6 +21,7 @@ venv="$root/.cache/venv"
 gen="$root/.cache/interop-python"
 protos="${INTEROP_PROTO_DIR:-$root/interop/proto}"
 marker="$venv/.interop-peer-installed"
+packages="grpcio grpcio-tools protobuf grpcio-health-checking grpcio-reflection grpcio-status"
 
 upgrade=0
 [ "${1:-}" = "--upgrade" ] && upgrade=1
@@ -27,11 +30,13 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "== creating venv $venv" >&2
   python3 -m venv "$venv" >&2
 fi
-if [ "$upgrade" = 1 ] || [ ! -f "$marker" ]; then
-  echo "== pip install -U grpcio grpcio-tools protobuf" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -U \
-    grpcio grpcio-tools protobuf >&2
-  touch "$marker"
+# The marker holds the package list it was made for: a venv from before a
+# package joined the list gets it on the next run.
+if [ "$upgrade" = 1 ] || [ "$(cat "$marker" 2>/dev/null)" != "$packages" ]; then
+  echo "== pip install -U $packages" >&2
+  # shellcheck disable=SC2086 # one word per package
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -U $packages >&2
+  echo "$packages" >"$marker"
 fi
 
 for f in empty messages test; do
