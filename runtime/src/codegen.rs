@@ -29,6 +29,7 @@ use http::uri::PathAndQuery;
 use tonic::codec::EnabledCompressionEncodings;
 use tonic::codegen::Bytes;
 
+use crate::cancel::{Cancellation, ServedCall};
 use crate::compression::{self, Codec, MarkBody, ReceivedCompression, ScanBody, SendCompression};
 use crate::deadline::{self, DeadlineBody};
 use crate::{BoxStream, CompressionEncoding, Request, Response, Status, Streaming};
@@ -433,17 +434,29 @@ impl ServerConfig {
     }
 
     /// Prepares one call: records which request messages arrive compressed (a
-    /// [`ReceivedCompression`] in the request's extensions), and picks the encoding
-    /// of the responses.
-    #[allow(clippy::type_complexity)]
-    fn begin<B: RequestBody, Req: Message, Resp: Message>(
+    /// [`ReceivedCompression`] in the request's extensions), picks the encoding of
+    /// the responses, and runs the call under its deadline and [`Cancellation`].
+    fn serve<B, Req, Resp, C, Fut>(
         &self,
         mut request: http::Request<B>,
-    ) -> (
-        http::Request<ScanBody<B>>,
-        tonic::server::Grpc<Codec<Resp, Req>>,
-        Option<Arc<compression::Outgoing>>,
-    ) {
+        call: C,
+    ) -> BoxFuture<http::Response<BoxBody>, Infallible>
+    where
+        B: RequestBody,
+        Req: Message,
+        Resp: Message,
+        C: FnOnce(tonic::server::Grpc<Codec<Resp, Req>>, http::Request<ScanBody<B>>) -> Fut,
+        Fut: Future<Output = http::Response<BoxBody>> + Send + 'static,
+    {
+        let deadline = match deadline::server_deadline(request.headers()) {
+            Ok(deadline) => deadline,
+            Err(status) => return Box::pin(std::future::ready(Ok(status.into_http()))),
+        };
+        let cancellation = Cancellation::new();
+        request.extensions_mut().insert(cancellation.clone());
+        if let Some(deadline) = deadline {
+            request.extensions_mut().insert(deadline);
+        }
         let received = ReceivedCompression::new();
         request.extensions_mut().insert(received.clone());
         let outgoing =
@@ -455,11 +468,13 @@ impl ServerConfig {
                 self.max_decoding_message_size,
                 self.max_encoding_message_size,
             );
-        (
-            request.map(|body| ScanBody::new(body, received)),
-            grpc,
-            outgoing,
-        )
+        let call = call(grpc, request.map(|body| ScanBody::new(body, received)));
+        let served = ServedCall::new(
+            async move { finish(call.await, outgoing) },
+            deadline,
+            cancellation,
+        );
+        Box::pin(async move { Ok(served.await) })
     }
 
     /// Serves one unary call with `handler`.
@@ -475,9 +490,9 @@ impl ServerConfig {
         F: FnOnce(Request<Req>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
-        let (request, mut grpc, outgoing) = self.begin::<B, Req, Resp>(request);
-        let handler = Handler(Some(handler));
-        Box::pin(async move { Ok(finish(grpc.unary(handler, request).await, outgoing)) })
+        self.serve::<B, Req, Resp, _, _>(request, move |mut grpc, request| async move {
+            grpc.unary(Handler(Some(handler)), request).await
+        })
     }
 
     /// Serves one server-streaming call with `handler`.
@@ -493,13 +508,8 @@ impl ServerConfig {
         F: FnOnce(Request<Req>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
     {
-        let (request, mut grpc, outgoing) = self.begin::<B, Req, Resp>(request);
-        let handler = Handler(Some(handler));
-        Box::pin(async move {
-            Ok(finish(
-                grpc.server_streaming(handler, request).await,
-                outgoing,
-            ))
+        self.serve::<B, Req, Resp, _, _>(request, move |mut grpc, request| async move {
+            grpc.server_streaming(Handler(Some(handler)), request).await
         })
     }
 
@@ -516,13 +526,8 @@ impl ServerConfig {
         F: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
-        let (request, mut grpc, outgoing) = self.begin::<B, Req, Resp>(request);
-        let handler = Handler(Some(handler));
-        Box::pin(async move {
-            Ok(finish(
-                grpc.client_streaming(handler, request).await,
-                outgoing,
-            ))
+        self.serve::<B, Req, Resp, _, _>(request, move |mut grpc, request| async move {
+            grpc.client_streaming(Handler(Some(handler)), request).await
         })
     }
 
@@ -539,9 +544,9 @@ impl ServerConfig {
         F: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
     {
-        let (request, mut grpc, outgoing) = self.begin::<B, Req, Resp>(request);
-        let handler = Handler(Some(handler));
-        Box::pin(async move { Ok(finish(grpc.streaming(handler, request).await, outgoing)) })
+        self.serve::<B, Req, Resp, _, _>(request, move |mut grpc, request| async move {
+            grpc.streaming(Handler(Some(handler)), request).await
+        })
     }
 }
 

@@ -1,12 +1,46 @@
-//! A client call's deadline covers the whole call: the response messages and
-//! trailers as well as the response headers.
+//! Deadlines: how long a call may take, on both sides of it.
 //!
-//! The transport enforces a request's timeout (`grpc-timeout`) only until the
-//! response headers arrive; a server that answers with headers and then sends
-//! nothing would leave a streaming call hanging past its deadline. The response
-//! body of every client call with a timeout is wrapped in a [`DeadlineBody`] that
-//! ends the call with DEADLINE_EXCEEDED when the time is up, and dropping the call
-//! then resets the stream, so the server learns of it too.
+//! A client sets a call's timeout with [`Request::set_timeout`]; it travels to the
+//! server as the `grpc-timeout` header and covers the whole call, the response
+//! messages and trailers as well as the response headers. When it passes, the
+//! client sees DEADLINE_EXCEEDED.
+//!
+//! On the server, a call with a `grpc-timeout` runs under a [`Deadline`]: the
+//! handler reads it from its request ([`Deadline::of`]), and when it passes the
+//! handler's future (and its response stream) is dropped and the client is answered
+//! DEADLINE_EXCEEDED. A `grpc-timeout` that is not up to 8 digits and a unit
+//! (`H`, `M`, `S`, `m`, `u`, `n`) is answered INTERNAL, as grpc-go does.
+//!
+//! A handler that calls other services passes its deadline on with
+//! [`Deadline::propagate`], so the calls it makes end no later than its own.
+//!
+//! ```
+//! use rust_grpc::deadline::Deadline;
+//! use rust_grpc::{Request, Response, Status};
+//!
+//! async fn handle(request: Request<String>) -> Result<Response<String>, Status> {
+//!     let deadline = Deadline::of(&request);
+//!     if let Some(deadline) = deadline {
+//!         if deadline.remaining() < std::time::Duration::from_millis(10) {
+//!             return Err(Status::deadline_exceeded("not enough time left to try"));
+//!         }
+//!     }
+//!     // An outgoing call made here ends no later than this one:
+//!     // backend.lookup(Deadline::propagate(&request, LookupRequest { .. })).await?;
+//!     let outgoing: Request<u32> = Deadline::propagate(&request, 7);
+//!     assert_eq!(deadline.is_some(), outgoing.metadata().get("grpc-timeout").is_some());
+//!     Ok(Response::new(request.into_inner()))
+//! }
+//! ```
+//!
+//! # The client side
+//!
+//! The transport enforces a request's timeout only until the response headers
+//! arrive; a server that answers with headers and then sends nothing would leave a
+//! streaming call hanging past its deadline. The response body of every client
+//! call with a timeout is wrapped in a [`DeadlineBody`] that ends the call with
+//! DEADLINE_EXCEEDED when the time is up, and dropping the call then resets the
+//! stream, so the server learns of it too.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -15,8 +49,101 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::{Instant, Sleep};
 
-use crate::Status;
 use crate::codegen::StdError;
+use crate::{IntoRequest, Request, Status};
+
+/// When a call must have ended.
+///
+/// On a server, the runtime puts the deadline of every call that has one (the
+/// client sent `grpc-timeout`) into the handler's request; read it with
+/// [`Deadline::of`]. See the [module docs](self) for an example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Deadline {
+    pub(crate) at: Instant,
+}
+
+impl Deadline {
+    /// The deadline `timeout` from now.
+    pub fn after(timeout: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            at: now.checked_add(timeout).unwrap_or(now + FAR_FUTURE),
+        }
+    }
+
+    /// The deadline of the call `request` belongs to, if it has one.
+    pub fn of<T>(request: &Request<T>) -> Option<Self> {
+        request.extensions().get::<Self>().copied()
+    }
+
+    /// The instant the call must have ended by.
+    pub fn instant(&self) -> Instant {
+        self.at
+    }
+
+    /// The time left before the deadline; zero once it has passed.
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_expired(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    /// Sets `request`'s timeout to the time left before this deadline, so an
+    /// outgoing call ends no later than the call this deadline belongs to.
+    pub fn apply<T>(&self, request: &mut Request<T>) {
+        request.set_timeout(self.remaining());
+    }
+
+    /// Makes an outgoing request, made while handling `incoming`, that carries
+    /// `incoming`'s deadline (if it has one): the outgoing call ends no later than
+    /// the incoming one.
+    ///
+    /// ```
+    /// use rust_grpc::deadline::Deadline;
+    /// use rust_grpc::Request;
+    ///
+    /// let incoming = Request::new("from the client");
+    /// let outgoing = Deadline::propagate(&incoming, "to a backend");
+    /// // No deadline came in, so none goes out.
+    /// assert!(outgoing.metadata().get("grpc-timeout").is_none());
+    /// ```
+    pub fn propagate<A, T>(incoming: &Request<A>, outgoing: impl IntoRequest<T>) -> Request<T> {
+        let mut outgoing = outgoing.into_request();
+        if let Some(deadline) = Self::of(incoming) {
+            deadline.apply(&mut outgoing);
+        }
+        outgoing
+    }
+}
+
+/// Far enough to be never, near enough not to overflow an `Instant`.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// How much earlier than the transport's own timer a server ends a call whose
+/// deadline passed, so that the call ends with our DEADLINE_EXCEEDED and not the
+/// transport's CANCELLED (tonic's server timer starts a moment before ours and
+/// fires on the same millisecond tick or the next one).
+const SERVER_MARGIN: Duration = Duration::from_millis(1);
+
+/// The deadline of a call a server received, from its `grpc-timeout` header.
+///
+/// # Errors
+///
+/// A malformed header is answered with INTERNAL, as grpc-go answers it.
+pub(crate) fn server_deadline(headers: &http::HeaderMap) -> Result<Option<Deadline>, Status> {
+    let Some(value) = headers.get("grpc-timeout") else {
+        return Ok(None);
+    };
+    let timeout = parse_grpc_timeout(value).ok_or_else(|| {
+        Status::internal(format!(
+            "malformed grpc-timeout header {value:?}: expected 1 to 8 digits and a unit (H, M, S, m, u or n)"
+        ))
+    })?;
+    Ok(Some(Deadline::after(timeout.saturating_sub(SERVER_MARGIN))))
+}
 
 /// The timeout a `grpc-timeout` header value asks for: at most 8 digits and a
 /// unit (`H`, `M`, `S`, `m`, `u`, `n`).

@@ -1,0 +1,289 @@
+//! Deadlines and cancellation on the server (`rust_grpc::deadline`,
+//! `rust_grpc::cancel`): what the client sees, what goes on the wire and what
+//! the handler sees.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rust_grpc::cancel::{Cancellation, Reason};
+use rust_grpc::deadline::Deadline;
+use rust_grpc::{BoxStream, Code, Request, Response, Server, Status};
+use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
+use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// How long any single step may take before a test gives up instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct Deadlines {
+    /// When set, `Unary` asks this server's `Unary`, passing its deadline on.
+    backend: Option<EchoClient>,
+    /// Told how each `Sleep` call ended.
+    ended: Option<mpsc::UnboundedSender<Option<Reason>>>,
+    /// Told when a `Sleep` call starts.
+    started: Option<mpsc::UnboundedSender<()>>,
+}
+
+fn reply(message: impl Into<String>) -> EchoReply {
+    EchoReply {
+        message: message.into(),
+        metadata: Vec::new(),
+    }
+}
+
+impl Echo for Deadlines {
+    /// Answers with the milliseconds left before the call's deadline, or "none".
+    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+        if let Some(backend) = &self.backend {
+            let outgoing = Deadline::propagate(&request, request.get_ref().clone());
+            return backend.unary(outgoing).await;
+        }
+        let left = Deadline::of(&request).map_or_else(
+            || "none".to_owned(),
+            |deadline| deadline.remaining().as_millis().to_string(),
+        );
+        Ok(Response::new(reply(left)))
+    }
+
+    async fn sleep(&self, request: Request<SleepRequest>) -> Result<Response<EchoReply>, Status> {
+        if let (Some(ended), Some(cancellation)) = (self.ended.clone(), Cancellation::of(&request))
+        {
+            tokio::spawn(async move {
+                let _ = ended.send(cancellation.ended().await);
+            });
+        }
+        if let Some(started) = &self.started {
+            let _ = started.send(());
+        }
+        let millis = u64::try_from(request.get_ref().millis).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        Ok(Response::new(reply("slept")))
+    }
+
+    /// A stream that never sends a message.
+    async fn server_stream(
+        &self,
+        _request: Request<EchoRequest>,
+    ) -> Result<Response<BoxStream<EchoReply>>, Status> {
+        Ok(Response::new(Box::pin(tokio_stream::pending())))
+    }
+}
+
+async fn serve(service: Deadlines) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        Server::builder()
+            .add_service(EchoServer::new(service))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    addr
+}
+
+async fn client(addr: SocketAddr) -> EchoClient {
+    EchoClient::connect(format!("http://{addr}")).await.unwrap()
+}
+
+/// A `SleepRequest` of 2 s, framed.
+const SLEEP_2S: &[u8] = &[0, 0, 0, 0, 3, 0x08, 0xd0, 0x0f];
+
+/// What a bare HTTP/2 client sees of one call: the response headers and, unless
+/// the headers ended the call, the trailers.
+async fn raw_call(
+    addr: SocketAddr,
+    path: &str,
+    timeout: &str,
+    message: &'static [u8],
+) -> (http::HeaderMap, Option<http::HeaderMap>) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("grpc-timeout", timeout)
+        .body(())
+        .unwrap();
+    let (response, mut body) = client.send_request(request, false).unwrap();
+    body.send_data(bytes::Bytes::from_static(message), true)
+        .unwrap();
+    let exchange = async {
+        let response = response.await.unwrap();
+        let (head, mut body) = response.into_parts();
+        if body.is_end_stream() {
+            return (head.headers, None);
+        }
+        while let Some(data) = body.data().await {
+            data.unwrap();
+        }
+        (head.headers, body.trailers().await.unwrap())
+    };
+    tokio::time::timeout(PATIENCE, exchange)
+        .await
+        .expect("the server never ended the call")
+}
+
+fn status_of(headers: &http::HeaderMap, trailers: Option<&http::HeaderMap>) -> String {
+    trailers
+        .and_then(|trailers| trailers.get("grpc-status"))
+        .or_else(|| headers.get("grpc-status"))
+        .expect("a grpc-status")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_slow_handler_is_answered_deadline_exceeded_on_the_wire() {
+    // tonic's server timer answers CANCELLED; the spec and grpc-go say 4.
+    let addr = serve(Deadlines::default()).await;
+    for _ in 0..5 {
+        let (headers, trailers) = raw_call(addr, "/corpus.echo.Echo/Sleep", "100m", SLEEP_2S).await;
+        assert_eq!(status_of(&headers, trailers.as_ref()), "4", "{headers:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_stream_past_its_deadline_ends_with_deadline_exceeded_on_the_wire() {
+    let addr = serve(Deadlines::default()).await;
+    let empty_request: &[u8] = &[0, 0, 0, 0, 0];
+
+    let (headers, trailers) = raw_call(
+        addr,
+        "/corpus.echo.Echo/ServerStream",
+        "200m",
+        empty_request,
+    )
+    .await;
+
+    assert_eq!(
+        headers.get("grpc-status"),
+        None,
+        "answered before the stream"
+    );
+    assert_eq!(status_of(&headers, trailers.as_ref()), "4");
+}
+
+#[tokio::test]
+async fn a_malformed_grpc_timeout_is_answered_internal() {
+    let addr = serve(Deadlines::default()).await;
+
+    for timeout in ["1.5S", "10", "123456789S", "5x"] {
+        let (headers, trailers) =
+            raw_call(addr, "/corpus.echo.Echo/Sleep", timeout, SLEEP_2S).await;
+
+        assert_eq!(status_of(&headers, trailers.as_ref()), "13", "{timeout}");
+        let message = headers["grpc-message"].to_str().unwrap();
+        assert!(message.contains("grpc-timeout"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn a_handler_reads_its_remaining_deadline() {
+    let client = client(serve(Deadlines::default()).await).await;
+    let mut call = Request::new(EchoRequest::default());
+    call.set_timeout(Duration::from_secs(5));
+
+    let with = client.unary(call).await.unwrap().into_inner().message;
+    let without = client.unary(EchoRequest::default()).await.unwrap();
+
+    let left: u64 = with.parse().unwrap();
+    assert!((4_000..=5_000).contains(&left), "{left} ms left");
+    assert_eq!(without.get_ref().message, "none");
+}
+
+#[tokio::test]
+async fn propagate_carries_the_deadline_to_outgoing_calls() {
+    let backend = client(serve(Deadlines::default()).await).await;
+    let front = client(
+        serve(Deadlines {
+            backend: Some(backend),
+            ..Deadlines::default()
+        })
+        .await,
+    )
+    .await;
+    let mut call = Request::new(EchoRequest::default());
+    call.set_timeout(Duration::from_secs(3));
+
+    let seen_by_backend = front.unary(call).await.unwrap().into_inner().message;
+    let without = front.unary(EchoRequest::default()).await.unwrap();
+
+    let left: u64 = seen_by_backend.parse().unwrap();
+    assert!((2_000..3_000).contains(&left), "{left} ms left");
+    assert_eq!(without.get_ref().message, "none");
+}
+
+#[tokio::test]
+async fn a_handler_stopped_at_its_deadline_sees_deadline_exceeded() {
+    let (ended_tx, mut ended) = mpsc::unbounded_channel();
+    let client = client(
+        serve(Deadlines {
+            ended: Some(ended_tx),
+            ..Deadlines::default()
+        })
+        .await,
+    )
+    .await;
+    let mut call = Request::new(SleepRequest { millis: 60_000 });
+    call.set_timeout(Duration::from_millis(200));
+
+    let status = client.sleep(call).await.unwrap_err();
+    let reason = tokio::time::timeout(PATIENCE, ended.recv())
+        .await
+        .expect("the handler was not stopped")
+        .unwrap();
+
+    assert_eq!(status.code(), Code::DeadlineExceeded);
+    assert_eq!(reason, Some(Reason::DeadlineExceeded));
+}
+
+#[tokio::test]
+async fn a_handler_whose_client_gave_up_sees_client_cancelled() {
+    let (ended_tx, mut ended) = mpsc::unbounded_channel();
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let client = client(
+        serve(Deadlines {
+            ended: Some(ended_tx),
+            started: Some(started_tx),
+            ..Deadlines::default()
+        })
+        .await,
+    )
+    .await;
+
+    let call = tokio::spawn(async move { client.sleep(SleepRequest { millis: 60_000 }).await });
+    tokio::time::timeout(PATIENCE, started.recv())
+        .await
+        .expect("the handler never started");
+    call.abort();
+    let reason = tokio::time::timeout(PATIENCE, ended.recv())
+        .await
+        .expect("the handler was not stopped")
+        .unwrap();
+
+    assert_eq!(reason, Some(Reason::ClientCancelled));
+}
+
+#[tokio::test]
+async fn a_handler_that_answers_is_not_cancelled() {
+    let (ended_tx, mut ended) = mpsc::unbounded_channel();
+    let client = client(
+        serve(Deadlines {
+            ended: Some(ended_tx),
+            ..Deadlines::default()
+        })
+        .await,
+    )
+    .await;
+
+    client.sleep(SleepRequest { millis: 1 }).await.unwrap();
+    let reason = tokio::time::timeout(PATIENCE, ended.recv()).await.unwrap();
+
+    assert_eq!(reason, Some(None));
+}
