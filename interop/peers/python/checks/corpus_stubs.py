@@ -1,12 +1,12 @@
 """The corpus.echo stubs for the peer checks, generated at run time.
 
 load() runs grpcio-tools' protoc over testdata/protos/corpus/echo.proto into a
-fresh folder under <repo>/.cache (removed when the process exits, so checks
-running side by side never share or race on one), and returns the modules
+fresh folder under <repo>/.cache (its own, so checks running side by side never
+share or race on one), imports the modules and removes the folder (the modules
+stay loaded, and a check the test kills leaves nothing behind); it returns
 (echo_pb2, echo_pb2_grpc).
 """
 
-import atexit
 import importlib
 import os
 import shutil
@@ -25,7 +25,15 @@ def load():
     cache = os.path.join(REPO, ".cache")
     os.makedirs(cache, exist_ok=True)
     out = tempfile.mkdtemp(prefix="python-corpus-", dir=cache)
-    atexit.register(shutil.rmtree, out, True)
+    try:
+        return _generate_and_import(protoc, out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        if out in sys.path:
+            sys.path.remove(out)
+
+
+def _generate_and_import(protoc, out):
     code = protoc.main(
         [
             "grpc_tools.protoc",
