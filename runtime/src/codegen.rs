@@ -32,6 +32,7 @@ use tonic::codegen::Bytes;
 use crate::cancel::{Cancellation, ServedCall};
 use crate::compression::{self, Codec, MarkBody, ReceivedCompression, ScanBody, SendCompression};
 use crate::deadline::{self, DeadlineBody};
+use crate::limits::{self, CallLimits};
 use crate::{BoxStream, CompressionEncoding, Request, Response, Status, Streaming};
 
 pub use http;
@@ -129,6 +130,7 @@ where
 pub struct Client<T> {
     inner: tonic::client::Grpc<CallTransport<T>>,
     send: Option<CompressionEncoding>,
+    limits: CallLimits,
 }
 
 impl<T> Client<T> {
@@ -137,6 +139,7 @@ impl<T> Client<T> {
         Self {
             inner: tonic::client::Grpc::new(CallTransport { inner }),
             send: None,
+            limits: CallLimits::new(),
         }
     }
 
@@ -145,6 +148,7 @@ impl<T> Client<T> {
         Self {
             inner: tonic::client::Grpc::with_origin(CallTransport { inner }, origin),
             send: None,
+            limits: CallLimits::new(),
         }
     }
 
@@ -166,40 +170,67 @@ impl<T> Client<T> {
         }
     }
 
-    /// Limits the size of a decoded response message.
+    /// Limits the size of a received response message (4 MiB unless set); a
+    /// larger one ends the call with RESOURCE_EXHAUSTED. A
+    /// [`CallLimits`](crate::limits::CallLimits) in a request's extensions
+    /// overrides it for that call.
     pub fn max_decoding_message_size(self, limit: usize) -> Self {
         Self {
-            inner: self.inner.max_decoding_message_size(limit),
+            limits: self.limits.max_receive(limit),
             ..self
         }
     }
 
-    /// Limits the size of an encoded request message.
+    /// Limits the size of a request message to send (unlimited unless set); a
+    /// larger one ends the call with RESOURCE_EXHAUSTED. A
+    /// [`CallLimits`](crate::limits::CallLimits) in a request's extensions
+    /// overrides it for that call.
     pub fn max_encoding_message_size(self, limit: usize) -> Self {
         Self {
-            inner: self.inner.max_encoding_message_size(limit),
+            limits: self.limits.max_send(limit),
             ..self
         }
     }
 }
 
 impl<T: Transport> Client<T> {
-    async fn ready(&self) -> Result<tonic::client::Grpc<CallTransport<T>>, Status> {
+    async fn ready(
+        &self,
+        limits: CallLimits,
+    ) -> Result<tonic::client::Grpc<CallTransport<T>>, Status> {
         let mut grpc = self.inner.clone();
         grpc.ready().await.map_err(|err| {
             let err: StdError = err.into();
             Status::unavailable(format!("the channel is not ready: {err}"))
         })?;
-        Ok(grpc)
+        // Checked first, as RESOURCE_EXHAUSTED, by the call's body and codec; the
+        // transport's own check stays as the backstop after decompression.
+        Ok(grpc.max_decoding_message_size(limits.receive_limit()))
+    }
+
+    /// The limits of a call: the request's own, else the client's.
+    fn limits<M>(&self, request: &Request<M>) -> CallLimits {
+        request
+            .extensions()
+            .get::<CallLimits>()
+            .copied()
+            .unwrap_or_default()
+            .or(self.limits)
     }
 
     /// Prepares one call: tags the request with its method and sets up the call's
-    /// codec and per-message compression.
+    /// codec, per-message compression and message limits.
     fn begin<M, Req, Resp>(
         &self,
         mut request: Request<M>,
         path: &'static str,
-    ) -> (Request<M>, Codec<Req, Resp>, ReceivedCompression) {
+        limits: CallLimits,
+    ) -> (
+        Request<M>,
+        Codec<Req, Resp>,
+        ReceivedCompression,
+        limits::Oversized,
+    ) {
         let (service, method) = split_path(path);
         request
             .extensions_mut()
@@ -215,8 +246,11 @@ impl<T: Transport> Client<T> {
         request.extensions_mut().insert(CallContext {
             outgoing: outgoing.clone(),
             received: received.clone(),
+            receive_limit: limits.receive_limit(),
         });
-        (request, Codec::new(outgoing, received.clone()), received)
+        let codec = Codec::new(outgoing, received.clone(), limits.send());
+        let oversized = codec.oversized();
+        (request, codec, received, oversized)
     }
 
     /// Makes a unary call to `path` (`/package.Service/Method`).
@@ -229,12 +263,13 @@ impl<T: Transport> Client<T> {
         request: Request<Req>,
         path: &'static str,
     ) -> Result<Response<Resp>, Status> {
-        let mut grpc = self.ready().await?;
-        let (request, codec, received) = self.begin(request, path);
+        let limits = self.limits(&request);
+        let mut grpc = self.ready(limits).await?;
+        let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.unary(request, PathAndQuery::from_static(path), codec)
             .await
             .map(|response| with_received(response, received))
-            .map_err(deadline_exceeded)
+            .map_err(|status| oversized.fix(deadline_exceeded(status)))
     }
 
     /// Makes a server-streaming call to `path`.
@@ -247,12 +282,13 @@ impl<T: Transport> Client<T> {
         request: Request<Req>,
         path: &'static str,
     ) -> Result<Response<Streaming<Resp>>, Status> {
-        let mut grpc = self.ready().await?;
-        let (request, codec, received) = self.begin(request, path);
+        let limits = self.limits(&request);
+        let mut grpc = self.ready(limits).await?;
+        let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.server_streaming(request, PathAndQuery::from_static(path), codec)
             .await
             .map(|response| with_received(response, received))
-            .map_err(deadline_exceeded)
+            .map_err(|status| oversized.fix(deadline_exceeded(status)))
     }
 
     /// Makes a client-streaming call to `path`.
@@ -268,12 +304,13 @@ impl<T: Transport> Client<T> {
     where
         S: futures_core::Stream<Item = Req> + Send + 'static,
     {
-        let mut grpc = self.ready().await?;
-        let (request, codec, received) = self.begin(request, path);
+        let limits = self.limits(&request);
+        let mut grpc = self.ready(limits).await?;
+        let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.client_streaming(request, PathAndQuery::from_static(path), codec)
             .await
             .map(|response| with_received(response, received))
-            .map_err(deadline_exceeded)
+            .map_err(|status| oversized.fix(deadline_exceeded(status)))
     }
 
     /// Makes a bidirectional streaming call to `path`.
@@ -289,12 +326,13 @@ impl<T: Transport> Client<T> {
     where
         S: futures_core::Stream<Item = Req> + Send + 'static,
     {
-        let mut grpc = self.ready().await?;
-        let (request, codec, received) = self.begin(request, path);
+        let limits = self.limits(&request);
+        let mut grpc = self.ready(limits).await?;
+        let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.streaming(request, PathAndQuery::from_static(path), codec)
             .await
             .map(|response| with_received(response, received))
-            .map_err(deadline_exceeded)
+            .map_err(|status| oversized.fix(deadline_exceeded(status)))
     }
 }
 
@@ -309,6 +347,7 @@ fn with_received<M>(mut response: Response<M>, received: ReceivedCompression) ->
 struct CallContext {
     outgoing: Option<Arc<compression::Outgoing>>,
     received: ReceivedCompression,
+    receive_limit: usize,
 }
 
 /// The transport under a [`Client`]: marks compressed request messages, records
@@ -338,23 +377,28 @@ impl<T: Transport> Service<http::Request<BoxBody>> for CallTransport<T> {
             .and_then(deadline::parse_grpc_timeout)
             .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
         let call = request.extensions_mut().remove::<CallContext>();
-        let received = match call {
+        let (received, limit) = match call {
             Some(CallContext {
                 outgoing: Some(outgoing),
                 received,
+                receive_limit,
             }) => {
                 request
                     .headers_mut()
                     .insert("grpc-encoding", outgoing.header_value());
                 request = request.map(|body| BoxBody::new(MarkBody::new(body, outgoing)));
-                received
+                (received, receive_limit)
             }
-            Some(CallContext { received, .. }) => received,
-            None => ReceivedCompression::new(),
+            Some(CallContext {
+                received,
+                receive_limit,
+                ..
+            }) => (received, receive_limit),
+            None => (ReceivedCompression::new(), limits::DEFAULT_MAX_RECEIVE),
         };
         CallFuture {
             inner: Box::pin(tonic::client::GrpcService::call(&mut self.inner, request)),
-            call: Some((received, deadline)),
+            call: Some((received, limit, deadline)),
         }
     }
 }
@@ -362,7 +406,7 @@ impl<T: Transport> Service<http::Request<BoxBody>> for CallTransport<T> {
 /// The future of one call through a [`CallTransport`].
 struct CallFuture<F> {
     inner: Pin<Box<F>>,
-    call: Option<(ReceivedCompression, Option<tokio::time::Instant>)>,
+    call: Option<(ReceivedCompression, usize, Option<tokio::time::Instant>)>,
 }
 
 impl<F, B, E> Future for CallFuture<F>
@@ -373,12 +417,12 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = std::task::ready!(self.inner.as_mut().poll(cx))?;
-        let (received, deadline) = self
+        let (received, limit, deadline) = self
             .call
             .take()
             .expect("a call future is polled to completion once");
         Poll::Ready(Ok(response.map(|body| {
-            DeadlineBody::new(ScanBody::new(body, received), deadline)
+            DeadlineBody::new(ScanBody::new(body, received, limit), deadline)
         })))
     }
 }
@@ -423,12 +467,15 @@ impl ServerConfig {
         self.send.enable(encoding);
     }
 
-    /// Limits the size of a decoded request message.
+    /// Limits the size of a received request message (4 MiB unless set); a
+    /// larger one ends the call with RESOURCE_EXHAUSTED.
+    /// [`MethodLimits`](crate::limits::MethodLimits) sets limits per method.
     pub fn max_decoding_message_size(&mut self, limit: usize) {
         self.max_decoding_message_size = Some(limit);
     }
 
-    /// Limits the size of an encoded response message.
+    /// Limits the size of a response message to send (unlimited unless set); a
+    /// larger one ends the call with RESOURCE_EXHAUSTED.
     pub fn max_encoding_message_size(&mut self, limit: usize) {
         self.max_encoding_message_size = Some(limit);
     }
@@ -457,20 +504,38 @@ impl ServerConfig {
         if let Some(deadline) = deadline {
             request.extensions_mut().insert(deadline);
         }
+        let limits = request
+            .extensions()
+            .get::<CallLimits>()
+            .copied()
+            .unwrap_or_default()
+            .or(CallLimits {
+                receive: self.max_decoding_message_size,
+                send: self.max_encoding_message_size,
+            });
         let received = ReceivedCompression::new();
         request.extensions_mut().insert(received.clone());
         let outgoing =
             compression::negotiate(request.headers(), self.send).map(compression::Outgoing::new);
-        let grpc = tonic::server::Grpc::new(Codec::new(outgoing.clone(), received.clone()))
+        let codec = Codec::new(outgoing.clone(), received.clone(), limits.send());
+        let oversized = codec.oversized();
+        let grpc = tonic::server::Grpc::new(codec)
             // The codec compresses responses itself, message by message.
             .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
-            .apply_max_message_size_config(
-                self.max_decoding_message_size,
-                self.max_encoding_message_size,
-            );
-        let call = call(grpc, request.map(|body| ScanBody::new(body, received)));
+            // The body and codec check sizes first, answering RESOURCE_EXHAUSTED;
+            // the transport's receive check stays as the backstop after
+            // decompression.
+            .apply_max_message_size_config(Some(limits.receive_limit()), None);
+        let receive_limit = limits.receive_limit();
+        let call = call(
+            grpc,
+            request.map(|body| ScanBody::new(body, received, receive_limit)),
+        );
         let served = ServedCall::new(
-            async move { finish(call.await, outgoing) },
+            async move {
+                finish(call.await, outgoing)
+                    .map(|body| BoxBody::new(limits::OversizedBody::new(body, oversized)))
+            },
             deadline,
             cancellation,
         );

@@ -89,8 +89,8 @@ use std::task::{Context, Poll, ready};
 use bytes::{Buf, Bytes, BytesMut};
 use tonic::codec::{DecodeBuf, EnabledCompressionEncodings, EncodeBuf};
 
-use crate::codegen::{BoxBody, Message};
-use crate::{CompressionEncoding, Status};
+use crate::codegen::{BoxBody, Message, StdError};
+use crate::{CompressionEncoding, Status, limits};
 
 /// Chooses, message by message, whether the messages a call sends are compressed.
 ///
@@ -303,16 +303,29 @@ fn compress(
 pub(crate) struct Codec<E, D> {
     outgoing: Option<Arc<Outgoing>>,
     received: ReceivedCompression,
+    send_limit: Option<usize>,
+    oversized: limits::Oversized,
     _messages: PhantomData<fn(E) -> D>,
 }
 
 impl<E, D> Codec<E, D> {
-    pub(crate) fn new(outgoing: Option<Arc<Outgoing>>, received: ReceivedCompression) -> Self {
+    pub(crate) fn new(
+        outgoing: Option<Arc<Outgoing>>,
+        received: ReceivedCompression,
+        send_limit: Option<usize>,
+    ) -> Self {
         Self {
             outgoing,
             received,
+            send_limit,
+            oversized: limits::Oversized::default(),
             _messages: PhantomData,
         }
+    }
+
+    /// Where the encoder records a message refused for its size.
+    pub(crate) fn oversized(&self) -> limits::Oversized {
+        self.oversized.clone()
     }
 }
 
@@ -325,6 +338,8 @@ impl<E: Message, D: Message> tonic::codec::Codec for Codec<E, D> {
     fn encoder(&mut self) -> Encoder<E> {
         Encoder {
             outgoing: self.outgoing.clone(),
+            limit: self.send_limit,
+            oversized: self.oversized.clone(),
             scratch: Vec::new(),
             _message: PhantomData,
         }
@@ -341,6 +356,8 @@ impl<E: Message, D: Message> tonic::codec::Codec for Codec<E, D> {
 /// Encodes messages, compressing those the call chooses to.
 pub(crate) struct Encoder<E> {
     outgoing: Option<Arc<Outgoing>>,
+    limit: Option<usize>,
+    oversized: limits::Oversized,
     scratch: Vec<u8>,
     _message: PhantomData<fn(E)>,
 }
@@ -351,6 +368,14 @@ impl<E: Message> tonic::codec::Encoder for Encoder<E> {
 
     fn encode(&mut self, item: E, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
         let encode_error = |err: prost::EncodeError| Status::internal(format!("encoding: {err}"));
+        if let Some(limit) = self.limit {
+            let len = item.encoded_len();
+            if len > limit {
+                // The transport reports encoder errors as INTERNAL; the call's
+                // status is fixed up from this record.
+                return Err(self.oversized.record(len, limit));
+            }
+        }
         let Some(outgoing) = &self.outgoing else {
             return item.encode(dst).map_err(encode_error);
         };
@@ -406,8 +431,14 @@ enum Scan {
 
 impl FrameScanner {
     /// Calls `on_message(offset, flag)` for every message whose flag byte is in
-    /// `chunk`, with the offset of that byte.
-    fn scan(&mut self, chunk: &[u8], mut on_message: impl FnMut(usize, u8)) {
+    /// `chunk`, with the offset of that byte, and `on_length(len)` for every
+    /// message whose length prefix ends in `chunk`.
+    fn scan(
+        &mut self,
+        chunk: &[u8],
+        mut on_message: impl FnMut(usize, u8),
+        mut on_length: impl FnMut(u32),
+    ) {
         let mut at = 0;
         while at < chunk.len() {
             self.state = match self.state {
@@ -419,6 +450,9 @@ impl FrameScanner {
                 Scan::Length { left, len } => {
                     let len = (len << 8) | u32::from(chunk[at]);
                     at += 1;
+                    if left == 1 {
+                        on_length(len);
+                    }
                     match (left, len) {
                         (1, 0) => Scan::Start,
                         (1, len) => Scan::Message { left: len },
@@ -462,11 +496,15 @@ impl MarkBody {
     fn mark(&mut self, data: Bytes) -> Bytes {
         let mut marked: Option<BytesMut> = None;
         let mut compressed = self.outgoing.queue();
-        self.scanner.scan(&data, |at, _| {
-            if compressed.pop_front() == Some(true) {
-                marked.get_or_insert_with(|| BytesMut::from(&data[..]))[at] = 1;
-            }
-        });
+        self.scanner.scan(
+            &data,
+            |at, _| {
+                if compressed.pop_front() == Some(true) {
+                    marked.get_or_insert_with(|| BytesMut::from(&data[..]))[at] = 1;
+                }
+            },
+            |_| {},
+        );
         marked.map_or(data, BytesMut::freeze)
     }
 }
@@ -498,47 +536,73 @@ impl http_body::Body for MarkBody {
 }
 
 /// An incoming body that records each message's compressed flag in a
-/// [`ReceivedCompression`] as the bytes go by.
+/// [`ReceivedCompression`] as the bytes go by, and fails with RESOURCE_EXHAUSTED
+/// at the length prefix of a message over the receive limit (before the bytes of
+/// that message are read).
 pub(crate) struct ScanBody<B> {
     inner: Pin<Box<B>>,
     scanner: FrameScanner,
     received: ReceivedCompression,
+    limit: usize,
+    failed: bool,
 }
 
 impl<B> ScanBody<B> {
-    pub(crate) fn new(inner: B, received: ReceivedCompression) -> Self {
+    pub(crate) fn new(inner: B, received: ReceivedCompression, limit: usize) -> Self {
         Self {
             inner: Box::pin(inner),
             scanner: FrameScanner::default(),
             received,
+            limit,
+            failed: false,
         }
     }
 }
 
-impl<B: http_body::Body> http_body::Body for ScanBody<B> {
+impl<B> http_body::Body for ScanBody<B>
+where
+    B: http_body::Body<Error: Into<StdError>>,
+{
     type Data = Bytes;
-    type Error = B::Error;
+    type Error = Status;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
-        let frame = ready!(self.inner.as_mut().poll_frame(cx));
-        let this = &mut *self;
-        Poll::Ready(frame.map(|frame| {
-            frame.map(|frame| {
-                let frame = frame.map_data(|mut data| data.copy_to_bytes(data.remaining()));
-                if let Some(data) = frame.data_ref() {
-                    let received = &this.received;
-                    this.scanner.scan(data, |_, flag| received.arrived(flag));
-                }
-                frame
-            })
-        }))
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+        if self.failed {
+            return Poll::Ready(None);
+        }
+        let frame = match ready!(self.inner.as_mut().poll_frame(cx)) {
+            None => return Poll::Ready(None),
+            Some(Err(err)) => return Poll::Ready(Some(Err(Status::from_error(err.into())))),
+            Some(Ok(frame)) => frame,
+        };
+        let frame = frame.map_data(|mut data| data.copy_to_bytes(data.remaining()));
+        if let Some(data) = frame.data_ref() {
+            let this = &mut *self;
+            let (received, limit) = (&this.received, this.limit);
+            let mut oversized = None;
+            this.scanner.scan(
+                data,
+                |_, flag| received.arrived(flag),
+                |len| {
+                    let len = len as usize;
+                    if len > limit && oversized.is_none() {
+                        oversized = Some(len);
+                    }
+                },
+            );
+            if let Some(len) = oversized {
+                self.failed = true;
+                return Poll::Ready(Some(Err(limits::received_too_large(len, limit))));
+            }
+        }
+        Poll::Ready(Some(Ok(frame)))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.failed || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
@@ -558,7 +622,7 @@ mod tests {
         let mut scanner = FrameScanner::default();
         let mut found = Vec::new();
         for (index, chunk) in chunks.iter().enumerate() {
-            scanner.scan(chunk, |at, flag| found.push((index, at, flag)));
+            scanner.scan(chunk, |at, flag| found.push((index, at, flag)), |_| {});
         }
         found
     }

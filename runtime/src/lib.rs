@@ -38,6 +38,7 @@ mod generated;
 pub mod health;
 pub mod in_process;
 pub mod interceptor;
+pub mod limits;
 pub mod reflection;
 mod server;
 mod shutdown;
