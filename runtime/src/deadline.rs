@@ -38,7 +38,7 @@
 //! The transport enforces a request's timeout only until the response headers
 //! arrive; a server that answers with headers and then sends nothing would leave a
 //! streaming call hanging past its deadline. The response body of every client
-//! call with a timeout is wrapped in a [`DeadlineBody`] that ends the call with
+//! call with a timeout is wrapped in a `DeadlineBody` that ends the call with
 //! DEADLINE_EXCEEDED when the time is up, and dropping the call then resets the
 //! stream, so the server learns of it too.
 
