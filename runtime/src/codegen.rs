@@ -33,6 +33,7 @@ use crate::cancel::{Cancellation, ServedCall};
 use crate::compression::{self, Codec, MarkBody, ReceivedCompression, ScanBody, SendCompression};
 use crate::deadline::{self, DeadlineBody};
 use crate::limits::{self, CallLimits};
+use crate::reserved;
 use crate::{BoxStream, CompressionEncoding, Request, Response, Status, Streaming};
 
 pub use http;
@@ -209,7 +210,12 @@ impl<T: Transport> Client<T> {
     }
 
     /// The limits of a call: the request's own, else the client's.
-    fn limits<M>(&self, request: &Request<M>) -> CallLimits {
+    fn limits<M>(&self, request: &Request<M>) -> Result<CallLimits, Status> {
+        reserved::check_request(request.metadata())?;
+        Ok(self.limits_unchecked(request))
+    }
+
+    fn limits_unchecked<M>(&self, request: &Request<M>) -> CallLimits {
         request
             .extensions()
             .get::<CallLimits>()
@@ -263,7 +269,7 @@ impl<T: Transport> Client<T> {
         request: Request<Req>,
         path: &'static str,
     ) -> Result<Response<Resp>, Status> {
-        let limits = self.limits(&request);
+        let limits = self.limits(&request)?;
         let mut grpc = self.ready(limits).await?;
         let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.unary(request, PathAndQuery::from_static(path), codec)
@@ -282,7 +288,7 @@ impl<T: Transport> Client<T> {
         request: Request<Req>,
         path: &'static str,
     ) -> Result<Response<Streaming<Resp>>, Status> {
-        let limits = self.limits(&request);
+        let limits = self.limits(&request)?;
         let mut grpc = self.ready(limits).await?;
         let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.server_streaming(request, PathAndQuery::from_static(path), codec)
@@ -304,7 +310,7 @@ impl<T: Transport> Client<T> {
     where
         S: futures_core::Stream<Item = Req> + Send + 'static,
     {
-        let limits = self.limits(&request);
+        let limits = self.limits(&request)?;
         let mut grpc = self.ready(limits).await?;
         let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.client_streaming(request, PathAndQuery::from_static(path), codec)
@@ -326,7 +332,7 @@ impl<T: Transport> Client<T> {
     where
         S: futures_core::Stream<Item = Req> + Send + 'static,
     {
-        let limits = self.limits(&request);
+        let limits = self.limits(&request)?;
         let mut grpc = self.ready(limits).await?;
         let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.streaming(request, PathAndQuery::from_static(path), codec)
@@ -714,20 +720,20 @@ struct Handler<F>(Option<F>);
 impl<F, R, Fut, T> Service<R> for Handler<F>
 where
     F: FnOnce(R) -> Fut,
-    Fut: Future<Output = Result<T, Status>>,
+    Fut: Future<Output = Result<Response<T>, Status>>,
 {
-    type Response = T;
+    type Response = Response<T>;
     type Error = Status;
-    type Future = Fut;
+    type Future = reserved::Checked<Fut>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: R) -> Fut {
+    fn call(&mut self, request: R) -> Self::Future {
         // tonic's server codec calls each handler exactly once per request.
         let handler = self.0.take().expect("a call handler runs once");
-        handler(request)
+        reserved::Checked::new(handler(request))
     }
 }
 

@@ -40,6 +40,7 @@ pub mod in_process;
 pub mod interceptor;
 pub mod limits;
 pub mod reflection;
+pub mod reserved;
 mod server;
 mod shutdown;
 pub mod trace;
