@@ -173,7 +173,7 @@ impl<T> Client<T> {
 
     /// Limits the size of a received response message (4 MiB unless set); a
     /// larger one ends the call with RESOURCE_EXHAUSTED. A
-    /// [`CallLimits`](crate::limits::CallLimits) in a request's extensions
+    /// [`CallLimits`] in a request's extensions
     /// overrides it for that call.
     pub fn max_decoding_message_size(self, limit: usize) -> Self {
         Self {
@@ -184,7 +184,7 @@ impl<T> Client<T> {
 
     /// Limits the size of a request message to send (unlimited unless set); a
     /// larger one ends the call with RESOURCE_EXHAUSTED. A
-    /// [`CallLimits`](crate::limits::CallLimits) in a request's extensions
+    /// [`CallLimits`] in a request's extensions
     /// overrides it for that call.
     pub fn max_encoding_message_size(self, limit: usize) -> Self {
         Self {
