@@ -1,0 +1,702 @@
+//! The harness: sets up the peers, starts each server pinned to core 0, drives
+//! every load cell against it from core 1, and prints the table and the ratios.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::load::{self, Measured};
+use crate::procfs;
+use crate::stream::{self, Shape};
+
+const USAGE: &str = "\
+usage: benches [--quick] [--only NAME,NAME...]
+  --quick   a smoke run: a few seconds per cell (CI runs this)
+  --only    run only these servers (ceiling, ours, tonic, grpc-go, connect-rust)";
+
+/// How long each cell warms up and measures.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    warm_up: Duration,
+    duration: Duration,
+}
+
+/// A server to measure: how to start it, or why it cannot be.
+struct Spec {
+    name: &'static str,
+    start: Result<Command, String>,
+    /// Whether a failure to start fails the run (it is built here, or its
+    /// toolchain is present), rather than being reported as missing.
+    required: bool,
+    /// Whether it serves grpc.testing.BenchmarkService (the stream cells).
+    benchmark_service: bool,
+}
+
+/// One line of the table.
+struct Row {
+    server: &'static str,
+    cell: String,
+    generator: &'static str,
+    measured: Measured,
+    /// Server CPU seconds per million calls (or messages).
+    cpu_per_million: Option<f64>,
+}
+
+/// A started server process.
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Running {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Names of the unary cells the ratios are read from.
+const HEADLINE_UNARY_H2LOAD: &str = "unary 4 conn x 64 streams";
+const HEADLINE_UNARY_GHZ: &str = "unary c=256 (4 conn)";
+const LATENCY_CELL: &str = "unary c=1";
+const BIDI_CELL: &str = "bidi ping-pong 64 streams";
+const SERVER_STREAM_CELL: &str = "server streaming 4 streams x 16 KiB";
+
+/// Runs the harness; `args` are the command-line arguments.
+pub(crate) fn run(args: &[String]) -> ExitCode {
+    let mut quick = false;
+    let mut only: Option<Vec<String>> = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--only" => match args.next() {
+                Some(list) => only = Some(list.split(',').map(str::to_owned).collect()),
+                None => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let timing = if quick {
+        Timing {
+            warm_up: Duration::from_millis(500),
+            duration: Duration::from_secs(2),
+        }
+    } else {
+        Timing {
+            warm_up: Duration::from_secs(2),
+            duration: Duration::from_secs(10),
+        }
+    };
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    // The load runs on core 1; every server is started on core 0.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let machine = machine(&root, cores);
+    if cores < 2 {
+        eprintln!("benches: needs 2 cores (server on core 0, load on core 1), found {cores}");
+        return ExitCode::FAILURE;
+    }
+    let _ = Command::new("taskset")
+        .args(["-p", "-c", "1", &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status();
+
+    println!("# benches ({})", if quick { "--quick" } else { "full" });
+    for line in machine {
+        println!("{line}");
+    }
+    println!(
+        "# each cell: {:?} warm-up, {:?} measured; servers on core 0 (taskset -c 0, one tokio \
+         current-thread runtime or GOMAXPROCS=1), load on core 1",
+        timing.warm_up, timing.duration
+    );
+
+    let setup_failures = setup(&root);
+    let tools = Tools::find(&root, &setup_failures);
+    let mut failures: Vec<String> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    for (name, why) in &setup_failures {
+        missing.push(format!("{name}: {why}"));
+    }
+    let body_file = root.join(".cache/benches/hello.bin");
+    if let Err(error) = std::fs::write(&body_file, load::hello_body()) {
+        eprintln!("benches: cannot write {}: {error}", body_file.display());
+        return ExitCode::FAILURE;
+    }
+
+    let mut rows: Vec<Row> = Vec::new();
+    let mut peak_rss: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for mut spec in specs(&root, &setup_failures) {
+        if only
+            .as_ref()
+            .is_some_and(|only| !only.iter().any(|name| name == spec.name))
+        {
+            continue;
+        }
+        let command = match std::mem::replace(&mut spec.start, Err(String::new())) {
+            Ok(command) => command,
+            Err(why) => {
+                let line = format!("{}: not measured: {why}", spec.name);
+                eprintln!("!! {line}");
+                if spec.required {
+                    failures.push(line);
+                } else {
+                    missing.push(line);
+                }
+                continue;
+            }
+        };
+        let server = match start(command) {
+            Ok(server) => server,
+            Err(why) => {
+                let line = format!("{}: did not start: {why}", spec.name);
+                eprintln!("!! {line}");
+                if spec.required {
+                    failures.push(line);
+                } else {
+                    missing.push(line);
+                }
+                continue;
+            }
+        };
+        eprintln!(
+            "== {} listening on {} (pid {})",
+            spec.name,
+            server.addr,
+            server.pid()
+        );
+        let mut cells = measure(&spec, &server, &tools, &body_file, timing, &mut failures);
+        rows.append(&mut cells);
+        if let Some(rss) = procfs::peak_rss_kib(server.pid()) {
+            peak_rss.insert(spec.name, rss);
+        }
+        drop(server);
+    }
+
+    report(&rows, &peak_rss, &missing, &failures, &tools);
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The machine, the date and how busy it is, as `#` lines.
+fn machine(root: &Path, cores: usize) -> Vec<String> {
+    let run = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_default();
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    vec![
+        format!("# date: {}", run("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
+        format!(
+            "# machine: {model}, {cores} cores, {}, Linux {}",
+            memory
+                .split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" "),
+            run("uname", &["-r"])
+        ),
+        format!("# load average at start: {}", loadavg()),
+        format!(
+            "# toolchains: {}; {}; commit {}",
+            run("rustc", &["--version"]),
+            run("go", &["version"]),
+            run("git", &["rev-parse", "--short", "HEAD"])
+        ),
+    ]
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `benches/peers/setup.sh`; returns what it could not set up, by name.
+fn setup(root: &Path) -> BTreeMap<String, String> {
+    eprintln!("== bash benches/peers/setup.sh");
+    let output = Command::new("bash")
+        .arg(root.join("benches/peers/setup.sh"))
+        .stderr(Stdio::inherit())
+        .output();
+    let mut failed = BTreeMap::new();
+    match output {
+        Ok(output) => {
+            for line in String::from_utf8_lossy(&output.stdout).lines() {
+                if let Some((name, why)) = line
+                    .strip_prefix("SETUP-FAILED ")
+                    .and_then(|rest| rest.split_once(": "))
+                {
+                    failed.insert(name.to_owned(), why.to_owned());
+                }
+            }
+        }
+        Err(error) => {
+            failed.insert("setup".to_owned(), format!("cannot run bash: {error}"));
+        }
+    }
+    failed
+}
+
+/// The load generators found.
+struct Tools {
+    ghz: Option<PathBuf>,
+    h2load: Option<PathBuf>,
+    proto_dir: PathBuf,
+}
+
+impl Tools {
+    fn find(root: &Path, _setup_failures: &BTreeMap<String, String>) -> Self {
+        let cached = root.join(".cache/go-bin/ghz");
+        Tools {
+            ghz: if cached.is_file() {
+                Some(cached)
+            } else {
+                which("ghz")
+            },
+            h2load: which("h2load"),
+            proto_dir: root.join("benches/proto"),
+        }
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// Every server, in the order they are measured.
+fn specs(root: &Path, setup_failures: &BTreeMap<String, String>) -> Vec<Spec> {
+    let own = std::env::current_exe();
+    let ours = |kind: &str| {
+        own.as_ref()
+            .map(|exe| {
+                let mut command = Command::new(exe);
+                command.args(["serve", kind]);
+                command
+            })
+            .map_err(|error| format!("cannot find this binary: {error}"))
+    };
+    let go_present = which("go").is_some();
+    let greeter_go = root.join(".cache/benches/bin/greeter-go");
+    let grpc_go = if greeter_go.is_file() && !setup_failures.contains_key("greeter-go") {
+        let mut command = Command::new(greeter_go);
+        command.env("GOMAXPROCS", "1");
+        Ok(command)
+    } else {
+        Err(setup_failures
+            .get("greeter-go")
+            .cloned()
+            .unwrap_or_else(|| "benches/peers/setup.sh did not build it".into()))
+    };
+    vec![
+        Spec {
+            name: "ceiling",
+            start: ours("ceiling"),
+            required: true,
+            benchmark_service: false,
+        },
+        Spec {
+            name: "ours",
+            start: ours("ours"),
+            required: true,
+            benchmark_service: true,
+        },
+        Spec {
+            name: "tonic",
+            start: ours("tonic"),
+            required: true,
+            benchmark_service: true,
+        },
+        Spec {
+            name: "grpc-go",
+            start: grpc_go,
+            required: go_present,
+            benchmark_service: true,
+        },
+        Spec {
+            name: "connect-rust",
+            start: Err("not built: see benches/RESULTS.md (connect-rust)".into()),
+            required: false,
+            benchmark_service: false,
+        },
+    ]
+}
+
+/// Starts `command` pinned to core 0 and waits for its `LISTENING <addr>` line.
+fn start(command: Command) -> Result<Running, String> {
+    let mut pinned = Command::new("taskset");
+    pinned
+        .args(["-c", "0"])
+        .arg(command.get_program())
+        .args(command.get_args())
+        .envs(
+            command
+                .get_envs()
+                .filter_map(|(key, value)| Some((key, value?))),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    // The server dies with the harness, even if the harness is killed.
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut pinned, || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut child = pinned
+        .spawn()
+        .map_err(|error| format!("cannot run taskset: {error}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let Ok(line) = line else { return };
+            if let Some(addr) = line.strip_prefix("LISTENING ") {
+                let _ = sender.send(addr.trim().to_owned());
+                break;
+            }
+        }
+        // Keep draining, so the server never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let mut running = Running {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    let addr = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| match running.child.try_wait() {
+            Ok(Some(status)) => format!("exited with {status} before listening"),
+            _ => "printed no LISTENING line within 30 s".to_owned(),
+        })?;
+    running.addr = addr
+        .parse()
+        .map_err(|error| format!("bad address {addr:?}: {error}"))?;
+    Ok(running)
+}
+
+/// Every cell against one server.
+fn measure(
+    spec: &Spec,
+    server: &Running,
+    tools: &Tools,
+    body_file: &Path,
+    timing: Timing,
+    failures: &mut Vec<String>,
+) -> Vec<Row> {
+    let pid = server.pid();
+    let addr = server.addr;
+    let mut rows = Vec::new();
+    let mut record = |rows: &mut Vec<Row>,
+                      cell: &str,
+                      generator: &'static str,
+                      result: Result<(Measured, Option<Duration>), String>| {
+        match result {
+            Ok((measured, cpu)) => {
+                if measured.errors > 0 || measured.count == 0 {
+                    failures.push(format!(
+                        "{} / {cell} / {generator}: {} errors, {} OK: {}",
+                        spec.name, measured.errors, measured.count, measured.error_text
+                    ));
+                }
+                let cpu_per_million = cpu
+                    .filter(|_| measured.count > 0)
+                    .map(|cpu| cpu.as_secs_f64() / measured.count as f64 * 1e6);
+                eprintln!(
+                    "   {:<12} {:<38} {:<7} {:>10.0}/s  p99 {}  cpu/M {}",
+                    spec.name,
+                    cell,
+                    generator,
+                    measured.rate(),
+                    fmt_opt(measured.p99_us, 0),
+                    fmt_opt(cpu_per_million, 2)
+                );
+                rows.push(Row {
+                    server: spec.name,
+                    cell: cell.to_owned(),
+                    generator,
+                    measured,
+                    cpu_per_million,
+                });
+            }
+            Err(error) => {
+                eprintln!("!! {} / {cell} / {generator}: {error}", spec.name);
+                failures.push(format!("{} / {cell} / {generator}: {error}", spec.name));
+            }
+        }
+    };
+
+    // It answers a real client before any load is put on it.
+    if let Err(error) = stream::say_hello(addr) {
+        record(&mut rows, "SayHello check", "ours", Err(error));
+        return rows;
+    }
+    let cpu = || procfs::cpu_time(pid);
+    let window = |before: Option<Duration>| Some(cpu()?.saturating_sub(before?));
+
+    if let Some(ghz) = &tools.ghz {
+        for (cell, concurrency, connections) in [
+            (LATENCY_CELL, 1, 1),
+            ("unary c=64", 64, 1),
+            (HEADLINE_UNARY_GHZ, 256, 4),
+        ] {
+            let result = load::ghz(
+                ghz,
+                &tools.proto_dir,
+                addr,
+                concurrency,
+                connections,
+                timing.warm_up,
+            )
+            .and_then(|_| {
+                let before = cpu();
+                let measured = load::ghz(
+                    ghz,
+                    &tools.proto_dir,
+                    addr,
+                    concurrency,
+                    connections,
+                    timing.duration,
+                )?;
+                Ok((measured, window(before)))
+            });
+            record(&mut rows, cell, "ghz", result);
+        }
+    }
+
+    if let Some(h2load) = &tools.h2load {
+        // h2load counts any HTTP 200 as success: the same request must end with
+        // grpc-status 0 when sent by a client that reads trailers.
+        let check = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())
+            .and_then(|runtime| {
+                runtime.block_on(load::check_grpc_status(addr, load::hello_body()))
+            });
+        match check {
+            Err(error) => record(
+                &mut rows,
+                "h2load request check",
+                "h2load",
+                Err(format!("the request h2load sends does not end OK: {error}")),
+            ),
+            Ok(()) => {
+                for (cell, connections, streams) in [
+                    ("unary 1 conn x 64 streams", 1, 64),
+                    (HEADLINE_UNARY_H2LOAD, 4, 64),
+                ] {
+                    let warm_calls = (timing.warm_up.as_secs_f64() * 20_000.0) as u64;
+                    let result = load::h2load(
+                        h2load,
+                        body_file,
+                        addr,
+                        connections,
+                        streams,
+                        None,
+                        warm_calls,
+                    )
+                    .and_then(|_| {
+                        let before = cpu();
+                        let measured = load::h2load(
+                            h2load,
+                            body_file,
+                            addr,
+                            connections,
+                            streams,
+                            Some(timing.duration),
+                            0,
+                        )?;
+                        Ok((measured, window(before)))
+                    });
+                    record(&mut rows, cell, "h2load", result);
+                }
+            }
+        }
+    }
+
+    if spec.benchmark_service {
+        let bidi = Shape {
+            streams: 64,
+            payload: 64,
+            warm_up: timing.warm_up,
+            duration: timing.duration,
+        };
+        let result = stream::bidi(addr, pid, bidi).map(|o| (o.measured, o.server_cpu));
+        record(&mut rows, BIDI_CELL, "ours", result);
+        let server_streaming = Shape {
+            streams: 4,
+            payload: 16 * 1024,
+            warm_up: timing.warm_up,
+            duration: timing.duration,
+        };
+        let result = stream::server_streaming(addr, pid, server_streaming)
+            .map(|o| (o.measured, o.server_cpu));
+        record(&mut rows, SERVER_STREAM_CELL, "ours", result);
+    }
+    rows
+}
+
+fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
+}
+
+fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> Option<f64> {
+    match (numerator, denominator) {
+        (Some(n), Some(d)) if d > 0.0 && n > 0.0 => Some(n / d),
+        _ => None,
+    }
+}
+
+/// Prints the tables, the ratios and, last, the machine-readable line.
+fn report(
+    rows: &[Row],
+    peak_rss: &BTreeMap<&'static str, u64>,
+    missing: &[String],
+    failures: &[String],
+    tools: &Tools,
+) {
+    let find = |server: &str, cell: &str| {
+        rows.iter()
+            .find(|row| row.server == server && row.cell == cell && row.measured.count > 0)
+    };
+    let rate = |server: &str, cell: &str| find(server, cell).map(|row| row.measured.rate());
+    let headline_cell = if tools.h2load.is_some() {
+        HEADLINE_UNARY_H2LOAD
+    } else {
+        HEADLINE_UNARY_GHZ
+    };
+    let unary = |server: &str| rate(server, headline_cell);
+    let bidi = |server: &str| rate(server, BIDI_CELL);
+    let p99 = |server: &str| find(server, LATENCY_CELL).and_then(|row| row.measured.p99_us);
+
+    println!();
+    println!(
+        "| server | load | generator | calls or msgs/s | p50 µs | p90 µs | p99 µs | mean µs | MB/s | server CPU s / M | errors |"
+    );
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let m = &row.measured;
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
+            row.server,
+            row.cell,
+            row.generator,
+            m.rate(),
+            fmt_opt(m.p50_us, 0),
+            fmt_opt(m.p90_us, 0),
+            fmt_opt(m.p99_us, 0),
+            fmt_opt(m.mean_us, 0),
+            fmt_opt(m.mb_per_s, 1),
+            fmt_opt(row.cpu_per_million, 2),
+            m.errors
+        );
+    }
+
+    println!();
+    println!(
+        "| server | unary calls/s ({headline_cell}) | fraction of ceiling | ours / theirs (unary) | bidi msgs/s | ours / theirs (bidi) | p99 µs at c=1 | theirs / ours (p99) | peak RSS MiB |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let servers: Vec<&str> = {
+        let mut names: Vec<&str> = Vec::new();
+        for row in rows {
+            if !names.contains(&row.server) {
+                names.push(row.server);
+            }
+        }
+        names
+    };
+    for server in &servers {
+        println!(
+            "| {server} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            fmt_opt(unary(server), 0),
+            fmt_opt(ratio(unary(server), unary("ceiling")), 3),
+            fmt_opt(ratio(unary("ours"), unary(server)), 3),
+            fmt_opt(bidi(server), 0),
+            fmt_opt(ratio(bidi("ours"), bidi(server)), 3),
+            fmt_opt(p99(server), 0),
+            fmt_opt(ratio(p99(server), p99("ours")), 3),
+            fmt_opt(peak_rss.get(server).map(|kib| *kib as f64 / 1024.0), 1),
+        );
+    }
+
+    println!();
+    if tools.ghz.is_none() {
+        println!("missing: ghz (no latency percentiles for unary calls)");
+    }
+    if tools.h2load.is_none() {
+        println!("missing: h2load (unary throughput read from ghz's {HEADLINE_UNARY_GHZ})");
+    }
+    for line in missing {
+        println!("missing: {line}");
+    }
+    for line in failures {
+        println!("FAILED: {line}");
+    }
+    println!("# load average at end: {}", loadavg());
+    let value = |v: Option<f64>| v.map_or_else(|| "nan".to_owned(), |v| format!("{v:.3}"));
+    println!(
+        "unary_qps_ratio_vs_tonic={} stream_msgs_ratio_vs_tonic={} unary_p99_ratio_vs_grpc_go={} unary_fraction_of_ceiling={}",
+        value(ratio(unary("ours"), unary("tonic"))),
+        value(ratio(bidi("ours"), bidi("tonic"))),
+        value(ratio(p99("grpc-go"), p99("ours"))),
+        value(ratio(unary("ours"), unary("ceiling"))),
+    );
+}

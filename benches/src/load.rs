@@ -1,0 +1,312 @@
+//! The external load generators (ghz, h2load), run pinned to core 1, and the
+//! grpc-status check that h2load cannot do itself.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use prost::Message as _;
+
+use crate::servers::{
+    greeting,
+    ours::helloworld::{HelloReply, HelloRequest},
+};
+
+/// The unary helloworld call every generator makes.
+pub(crate) const SAY_HELLO: &str = "/helloworld.Greeter/SayHello";
+
+/// The name every unary call sends.
+pub(crate) const NAME: &str = "world";
+
+/// One measured cell from a load generator.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Measured {
+    /// Calls (or messages) that completed OK in the window.
+    pub(crate) count: u64,
+    /// The window's length in seconds.
+    pub(crate) secs: f64,
+    /// Latency percentiles in microseconds, where the generator gives them.
+    pub(crate) p50_us: Option<f64>,
+    pub(crate) p90_us: Option<f64>,
+    pub(crate) p99_us: Option<f64>,
+    /// Mean latency in microseconds (h2load gives no percentiles).
+    pub(crate) mean_us: Option<f64>,
+    /// Payload megabytes per second (server streaming).
+    pub(crate) mb_per_s: Option<f64>,
+    /// Calls that failed, or returned a status other than OK.
+    pub(crate) errors: u64,
+    /// What went wrong, if anything did.
+    pub(crate) error_text: String,
+}
+
+impl Measured {
+    /// Completed calls (or messages) per second.
+    pub(crate) fn rate(&self) -> f64 {
+        if self.secs > 0.0 {
+            self.count as f64 / self.secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The length-prefixed `HelloRequest` h2load sends and the check posts.
+pub(crate) fn hello_body() -> Bytes {
+    let message = HelloRequest { name: NAME.into() }.encode_to_vec();
+    let mut framed = Vec::with_capacity(5 + message.len());
+    framed.push(0);
+    framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&message);
+    Bytes::from(framed)
+}
+
+fn pinned(program: &Path) -> Command {
+    let mut command = Command::new("taskset");
+    command.arg("-c").arg("1").arg(program);
+    command
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{}ms", duration.as_millis())
+}
+
+/// Runs ghz for `duration`: `concurrency` workers over `connections` connections,
+/// unary `SayHello`. ghz checks every call's status.
+pub(crate) fn ghz(
+    ghz: &Path,
+    proto_dir: &Path,
+    addr: SocketAddr,
+    concurrency: u32,
+    connections: u32,
+    duration: Duration,
+) -> Result<Measured, String> {
+    let output = pinned(ghz)
+        .arg("--insecure")
+        .arg("--import-paths")
+        .arg(proto_dir)
+        .arg("--proto")
+        .arg(proto_dir.join("helloworld.proto"))
+        .args(["--call", "helloworld.Greeter.SayHello"])
+        .args(["-d", &format!(r#"{{"name":"{NAME}"}}"#)])
+        .args(["-c", &concurrency.to_string()])
+        .args(["--connections", &connections.to_string()])
+        .args(["--cpus", "1"])
+        .args(["-z", &millis(duration)])
+        .args(["--duration-stop", "wait"])
+        .args(["--format", "json"])
+        .arg(addr.to_string())
+        .output()
+        .map_err(|error| format!("cannot run ghz: {error}"))?;
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|error| {
+        format!(
+            "ghz printed no JSON report ({error}); exit {:?}: {}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+    })?;
+    let ns = |value: &serde_json::Value| value.as_f64().map(|ns| ns / 1000.0);
+    let percentile = |p: u64| {
+        json["latencyDistribution"]
+            .as_array()?
+            .iter()
+            .find(|entry| entry["percentage"].as_u64() == Some(p))
+            .and_then(|entry| ns(&entry["latency"]))
+    };
+    let count = json["count"].as_u64().unwrap_or(0);
+    let ok = json["statusCodeDistribution"]["OK"].as_u64().unwrap_or(0);
+    let mut measured = Measured {
+        count: ok,
+        secs: json["total"].as_f64().unwrap_or(0.0) / 1e9,
+        p50_us: percentile(50),
+        p90_us: percentile(90),
+        p99_us: percentile(99),
+        mean_us: ns(&json["average"]),
+        errors: count - ok.min(count),
+        ..Measured::default()
+    };
+    if measured.errors > 0 {
+        measured.error_text = format!(
+            "statuses {}; errors {}",
+            json["statusCodeDistribution"], json["errorDistribution"]
+        );
+    }
+    Ok(measured)
+}
+
+/// Runs h2load for `duration` (or, without one, `warm_up_calls` calls, to warm up):
+/// `connections` connections with up to `streams` concurrent streams each, POSTing
+/// `body_file` to `SayHello`. h2load counts any HTTP 200 as success: check
+/// grpc-status with [`check_grpc_status`] too.
+pub(crate) fn h2load(
+    h2load: &Path,
+    body_file: &Path,
+    addr: SocketAddr,
+    connections: u32,
+    streams: u32,
+    duration: Option<Duration>,
+    warm_up_calls: u64,
+) -> Result<Measured, String> {
+    let mut command = pinned(h2load);
+    command
+        .args(["-t", "1"])
+        .args(["-c", &connections.to_string()])
+        .args(["-m", &streams.to_string()])
+        .arg("-d")
+        .arg(body_file)
+        .args(["-H", "content-type: application/grpc"])
+        .args(["-H", "te: trailers"]);
+    match duration {
+        Some(duration) => command.args(["-D", &millis(duration)]),
+        None => command.args(["-n", &warm_up_calls.to_string()]),
+    };
+    let output = command
+        .arg(format!("http://{addr}{SAY_HELLO}"))
+        .output()
+        .map_err(|error| format!("cannot run h2load: {error}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    parse_h2load(&text).ok_or_else(|| {
+        format!(
+            "cannot read h2load's report; exit {:?}: {} {}",
+            output.status.code(),
+            text.trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+    })
+}
+
+/// Reads `finished in`, `requests:` and `time for request:` from h2load's report.
+fn parse_h2load(text: &str) -> Option<Measured> {
+    let secs = text
+        .lines()
+        .find_map(|line| line.strip_prefix("finished in "))
+        .and_then(|rest| parse_time_us(rest.split(',').next()?.trim()))?
+        / 1e6;
+    let requests = text
+        .lines()
+        .find_map(|line| line.strip_prefix("requests: "))?;
+    let number_before = |word: &str| -> Option<u64> {
+        requests
+            .split(',')
+            .map(str::trim)
+            .find(|part| part.ends_with(word))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    let succeeded = number_before("succeeded")?;
+    let total = number_before("total").unwrap_or(succeeded);
+    let mean_us = text
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix("time for request:"))
+        .and_then(|rest| parse_time_us(rest.split_whitespace().nth(2)?));
+    let failed = total.saturating_sub(succeeded);
+    Some(Measured {
+        count: succeeded,
+        secs,
+        mean_us,
+        errors: failed,
+        error_text: if failed > 0 {
+            format!("h2load: {requests}")
+        } else {
+            String::new()
+        },
+        ..Measured::default()
+    })
+}
+
+/// `12.5ms`, `830us`, `1.2s` in microseconds.
+fn parse_time_us(text: &str) -> Option<f64> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1e3)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1e6)
+    } else {
+        return None;
+    };
+    Some(number.parse::<f64>().ok()? * scale)
+}
+
+/// Posts the exact request h2load sends (same body, same headers) and checks the
+/// answer is HTTP 200 with `grpc-status: 0` and the expected `HelloReply`.
+pub(crate) async fn check_grpc_status(addr: SocketAddr, body: Bytes) -> Result<(), String> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|error| format!("connect: {error}"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .map_err(|error| format!("HTTP/2 handshake: {error}"))?;
+    tokio::spawn(connection);
+    let request = http::Request::post(format!("http://{addr}{SAY_HELLO}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(body))
+        .map_err(|error| error.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|error| format!("request: {error}"))?;
+    if response.status() != http::StatusCode::OK {
+        return Err(format!("HTTP status {}", response.status()));
+    }
+    let headers = response.headers().clone();
+    let collected = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|error| format!("body: {error}"))?;
+    let trailers = collected.trailers().cloned().unwrap_or_default();
+    let status = trailers
+        .get("grpc-status")
+        .or_else(|| headers.get("grpc-status"))
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("missing");
+    if status != "0" {
+        return Err(format!("grpc-status {status}"));
+    }
+    let body = collected.to_bytes();
+    let reply = body
+        .get(5..)
+        .and_then(|message| HelloReply::decode(message).ok())
+        .ok_or("the reply is not a length-prefixed HelloReply")?;
+    if reply.message != greeting(NAME) {
+        return Err(format!("unexpected reply {:?}", reply.message));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h2load_report_is_read() {
+        let report = "\
+finished in 2.00s, 52074.50 req/s, 2.73MB/s
+requests: 104149 total, 104149 started, 104149 done, 104100 succeeded, 49 failed, 0 errored, 0 timeout
+status codes: 104149 2xx, 0 3xx, 0 4xx, 0 5xx
+                     min         max         mean         sd        +/- sd
+time for request:      140us     14.55ms      1.22ms       385us    85.39%
+";
+        let measured = parse_h2load(report).unwrap();
+        assert_eq!(measured.count, 104_100);
+        assert_eq!(measured.errors, 49);
+        assert!((measured.secs - 2.0).abs() < 1e-9);
+        assert!((measured.mean_us.unwrap() - 1220.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn time_units_are_microseconds() {
+        assert_eq!(parse_time_us("830us"), Some(830.0));
+        assert_eq!(parse_time_us("1.5ms"), Some(1500.0));
+        assert_eq!(parse_time_us("2.00s"), Some(2_000_000.0));
+        assert_eq!(parse_time_us("fast"), None);
+    }
+}
