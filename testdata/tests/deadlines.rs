@@ -64,12 +64,22 @@ impl Echo for Deadlines {
         Ok(Response::new(reply("slept")))
     }
 
-    /// A stream that never sends a message.
+    /// One message, then nothing: the stream never ends.
     async fn server_stream(
         &self,
-        _request: Request<EchoRequest>,
+        request: Request<EchoRequest>,
     ) -> Result<Response<BoxStream<EchoReply>>, Status> {
-        Ok(Response::new(Box::pin(tokio_stream::pending())))
+        if let (Some(ended), Some(cancellation)) = (self.ended.clone(), Cancellation::of(&request))
+        {
+            tokio::spawn(async move {
+                let _ = ended.send(cancellation.ended().await);
+            });
+        }
+        let first = tokio_stream::iter([Ok(reply("first"))]);
+        Ok(Response::new(Box::pin(tokio_stream::StreamExt::chain(
+            first,
+            tokio_stream::pending(),
+        ))))
     }
 }
 
@@ -286,4 +296,32 @@ async fn a_handler_that_answers_is_not_cancelled() {
     let reason = tokio::time::timeout(PATIENCE, ended.recv()).await.unwrap();
 
     assert_eq!(reason, Some(None));
+}
+
+#[tokio::test]
+async fn a_stream_whose_client_dropped_it_sees_client_cancelled() {
+    let (ended_tx, mut ended) = mpsc::unbounded_channel();
+    let client = client(
+        serve(Deadlines {
+            ended: Some(ended_tx),
+            ..Deadlines::default()
+        })
+        .await,
+    )
+    .await;
+
+    let mut stream = client
+        .server_stream(EchoRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    drop(stream);
+    let reason = tokio::time::timeout(PATIENCE, ended.recv())
+        .await
+        .expect("the handler's stream was not dropped")
+        .unwrap();
+
+    assert_eq!(first.message, "first");
+    assert_eq!(reason, Some(Reason::ClientCancelled));
 }
