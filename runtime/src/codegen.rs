@@ -271,11 +271,12 @@ impl<T: Transport> Client<T> {
     ) -> Result<Response<Resp>, Status> {
         let limits = self.limits(&request)?;
         let mut grpc = self.ready(limits).await?;
+        let deadline = request_deadline(&request);
         let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.unary(request, PathAndQuery::from_static(path), codec)
             .await
             .map(|response| with_received(response, received))
-            .map_err(|status| oversized.fix(deadline_exceeded(status)))
+            .map_err(|status| oversized.fix(deadline_exceeded(status, deadline)))
     }
 
     /// Makes a server-streaming call to `path`.
@@ -290,11 +291,12 @@ impl<T: Transport> Client<T> {
     ) -> Result<Response<Streaming<Resp>>, Status> {
         let limits = self.limits(&request)?;
         let mut grpc = self.ready(limits).await?;
+        let deadline = request_deadline(&request);
         let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.server_streaming(request, PathAndQuery::from_static(path), codec)
             .await
             .map(|response| with_received(response, received))
-            .map_err(|status| oversized.fix(deadline_exceeded(status)))
+            .map_err(|status| oversized.fix(deadline_exceeded(status, deadline)))
     }
 
     /// Makes a client-streaming call to `path`.
@@ -312,11 +314,12 @@ impl<T: Transport> Client<T> {
     {
         let limits = self.limits(&request)?;
         let mut grpc = self.ready(limits).await?;
+        let deadline = request_deadline(&request);
         let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.client_streaming(request, PathAndQuery::from_static(path), codec)
             .await
             .map(|response| with_received(response, received))
-            .map_err(|status| oversized.fix(deadline_exceeded(status)))
+            .map_err(|status| oversized.fix(deadline_exceeded(status, deadline)))
     }
 
     /// Makes a bidirectional streaming call to `path`.
@@ -334,11 +337,12 @@ impl<T: Transport> Client<T> {
     {
         let limits = self.limits(&request)?;
         let mut grpc = self.ready(limits).await?;
+        let deadline = request_deadline(&request);
         let (request, codec, received, oversized) = self.begin(request, path, limits);
         grpc.streaming(request, PathAndQuery::from_static(path), codec)
             .await
             .map(|response| with_received(response, received))
-            .map_err(|status| oversized.fix(deadline_exceeded(status)))
+            .map_err(|status| oversized.fix(deadline_exceeded(status, deadline)))
     }
 }
 
@@ -435,7 +439,16 @@ where
 
 /// The transport reports its own expired deadline as CANCELLED; gRPC says
 /// DEADLINE_EXCEEDED, and that is what grpc-go's callers see.
-fn deadline_exceeded(status: Status) -> Status {
+///
+/// A server may also reset the call at its deadline (grpc-go does) a moment
+/// before the client's own timer fires: a call cancelled after its deadline
+/// passed is DEADLINE_EXCEEDED too.
+fn deadline_exceeded(status: Status, deadline: Option<tokio::time::Instant>) -> Status {
+    if status.code() == crate::Code::Cancelled
+        && deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline)
+    {
+        return Status::deadline_exceeded("the deadline expired before the server answered");
+    }
     let mut source = std::error::Error::source(&status);
     while let Some(error) = source {
         if error.is::<tonic::TimeoutExpired>() {
@@ -444,6 +457,14 @@ fn deadline_exceeded(status: Status) -> Status {
         source = error.source();
     }
     status
+}
+
+/// When a client call must have ended, from the timeout its request carries.
+fn request_deadline<M>(request: &Request<M>) -> Option<tokio::time::Instant> {
+    let timeout = request.metadata().get("grpc-timeout").and_then(|value| {
+        deadline::parse_grpc_timeout(&http::HeaderValue::from_bytes(value.as_bytes()).ok()?)
+    })?;
+    tokio::time::Instant::now().checked_add(timeout)
 }
 
 fn split_path(path: &'static str) -> (&'static str, &'static str) {
@@ -739,7 +760,25 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::split_path;
+    use super::{deadline_exceeded, split_path};
+    use crate::{Code, Status};
+
+    #[tokio::test]
+    async fn a_call_cancelled_after_its_deadline_is_deadline_exceeded() {
+        let now = tokio::time::Instant::now();
+        let past = Some(now);
+        let future = Some(now + std::time::Duration::from_secs(60));
+
+        let code = |status: Status, deadline| deadline_exceeded(status, deadline).code();
+
+        assert_eq!(
+            code(Status::cancelled("reset"), past),
+            Code::DeadlineExceeded
+        );
+        assert_eq!(code(Status::cancelled("reset"), future), Code::Cancelled);
+        assert_eq!(code(Status::cancelled("reset"), None), Code::Cancelled);
+        assert_eq!(code(Status::not_found("gone"), past), Code::NotFound);
+    }
 
     #[test]
     fn method_path_splits_into_service_and_method() {

@@ -207,9 +207,20 @@ where
                 "the deadline expired before the call ended",
             ))));
         }
-        Pin::new(&mut self.inner)
-            .poll_frame(cx)
-            .map_err(|err| Status::from_error(err.into()))
+        let deadline_passed = self
+            .deadline
+            .as_ref()
+            .is_some_and(|deadline| Instant::now() >= deadline.deadline());
+        Pin::new(&mut self.inner).poll_frame(cx).map_err(|err| {
+            let status = Status::from_error(err.into());
+            // A server may reset the call at its deadline (grpc-go does) a
+            // moment before this timer fires.
+            if deadline_passed && status.code() == crate::Code::Cancelled {
+                Status::deadline_exceeded("the deadline expired before the call ended")
+            } else {
+                status
+            }
+        })
     }
 
     fn is_end_stream(&self) -> bool {
