@@ -11,9 +11,13 @@ client sees a corpus.echo.Echo server.
         "deadline NAME": a Sleep of 5 s with a 0.3 s timeout ended with NAME
           (grpcio's own timer also fires; tests/deadlines.rs checks the
           server's answer on the wire).
+  runtime_limits.py cancel TARGET
+      starts a Sleep of 60 s, cancels it after 0.5 s and prints
+      "cancelled True" once grpcio has cancelled it.
 """
 
 import sys
+import time
 
 import grpc
 
@@ -51,9 +55,21 @@ def client(target, message):
         say("deadline", outcome(lambda: stub.Sleep(sleep, timeout=0.3)))
 
 
+def cancel(target):
+    echo_pb2, echo_pb2_grpc = load()
+    with grpc.insecure_channel(target) as channel:
+        stub = echo_pb2_grpc.EchoStub(channel)
+        call = stub.Sleep.future(echo_pb2.SleepRequest(millis=60000), timeout=30)
+        time.sleep(0.5)
+        call.cancel()
+        say("cancelled", call.cancelled())
+
+
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "client":
         client(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] == "cancel":
+        cancel(sys.argv[2])
     else:
         sys.exit(__doc__)
 
