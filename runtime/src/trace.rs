@@ -1,6 +1,18 @@
 //! One `tracing` span per call, on every server [`crate::Server::builder`] makes:
 //! `grpc.call` with the method, the peer, the status code and the duration.
 //! Nothing is recorded unless a `tracing` subscriber listens.
+//!
+//! With `tracing-subscriber`, logging each call as it ends is one line:
+//!
+//! ```ignore
+//! tracing_subscriber::fmt()
+//!     .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+//!     .init();
+//! // INFO grpc.call{method=/helloworld.Greeter/SayHello peer=127.0.0.1:50412
+//! //   code=Ok duration_ms=0.41}: close time.busy=.. time.idle=..
+//! ```
+//!
+//! Servers built on tonic's own builder can add it with `.layer(TraceLayer)`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
