@@ -44,6 +44,8 @@ struct Row {
     measured: Measured,
     /// Server CPU seconds per million calls (or messages).
     cpu_per_million: Option<f64>,
+    /// The lowest and highest rate over the rounds, when there were several.
+    spread: Option<(f64, f64)>,
 }
 
 /// A started server process.
@@ -97,16 +99,18 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
             }
         }
     }
-    let timing = if quick {
-        Timing {
+    let (timing, rounds) = if quick {
+        let timing = Timing {
             warm_up: Duration::from_millis(500),
             duration: Duration::from_secs(2),
-        }
+        };
+        (timing, 1)
     } else {
-        Timing {
-            warm_up: Duration::from_secs(2),
-            duration: Duration::from_secs(10),
-        }
+        let timing = Timing {
+            warm_up: Duration::from_secs(1),
+            duration: Duration::from_secs(5),
+        };
+        (timing, 3)
     };
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -130,7 +134,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         println!("{line}");
     }
     println!(
-        "# each cell: {:?} warm-up, {:?} measured; servers on core 0 (taskset -c 0, one tokio \
+        "# {rounds} round(s); each cell: {:?} warm-up, {:?} measured; servers on core 0 (taskset -c 0, one tokio \
          current-thread runtime or GOMAXPROCS=1), load on core 1",
         timing.warm_up, timing.duration
     );
@@ -148,8 +152,10 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    let mut rows: Vec<Row> = Vec::new();
-    let mut peak_rss: BTreeMap<&'static str, u64> = BTreeMap::new();
+    // Every server is started first and waits, idle, on core 0; then each round
+    // runs every cell against each server in turn, so that the servers compared in
+    // a cell are measured minutes apart at most, whatever else the machine does.
+    let mut servers: Vec<(Spec, Running)> = Vec::new();
     for mut spec in specs(&root, &setup_failures) {
         if only
             .as_ref()
@@ -157,45 +163,80 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         {
             continue;
         }
-        let command = match std::mem::replace(&mut spec.start, Err(String::new())) {
-            Ok(command) => command,
+        let started = std::mem::replace(&mut spec.start, Err(String::new()))
+            .map_err(|why| format!("not measured: {why}"))
+            .and_then(|command| start(command).map_err(|why| format!("did not start: {why}")))
+            .and_then(|server| {
+                stream::say_hello(server.addr)
+                    .map(|()| server)
+                    .map_err(|why| format!("does not answer SayHello: {why}"))
+            });
+        match started {
+            Ok(server) => {
+                eprintln!(
+                    "== {} listening on {} (pid {})",
+                    spec.name,
+                    server.addr,
+                    server.pid()
+                );
+                servers.push((spec, server));
+            }
             Err(why) => {
-                let line = format!("{}: not measured: {why}", spec.name);
+                let line = format!("{}: {why}", spec.name);
                 eprintln!("!! {line}");
                 if spec.required {
                     failures.push(line);
                 } else {
                     missing.push(line);
                 }
-                continue;
             }
-        };
-        let server = match start(command) {
-            Ok(server) => server,
-            Err(why) => {
-                let line = format!("{}: did not start: {why}", spec.name);
-                eprintln!("!! {line}");
-                if spec.required {
-                    failures.push(line);
-                } else {
-                    missing.push(line);
+        }
+    }
+
+    // h2load counts any HTTP 200 as success: the exact request it sends must end
+    // with grpc-status 0 when a client that reads trailers sends it.
+    let mut h2load_ok: Vec<&'static str> = Vec::new();
+    if tools.h2load.is_some() {
+        for (spec, server) in &servers {
+            match h2load_request_check(server.addr) {
+                Ok(()) => h2load_ok.push(spec.name),
+                Err(error) => failures.push(format!(
+                    "{}: the request h2load sends does not end OK: {error}",
+                    spec.name
+                )),
+            }
+        }
+    }
+
+    let mut rows: Vec<Row> = Vec::new();
+    for round in 1..=rounds {
+        eprintln!("== round {round} of {rounds}");
+        for cell in cells(&tools) {
+            for (spec, server) in &servers {
+                if matches!(cell, Cell::H2load { .. }) && !h2load_ok.contains(&spec.name) {
+                    continue;
                 }
-                continue;
+                if let Some(result) = run_cell(cell, spec, server, &tools, &body_file, timing) {
+                    record(
+                        &mut rows,
+                        &mut failures,
+                        spec.name,
+                        cell.name(),
+                        cell.generator(),
+                        result,
+                    );
+                }
             }
-        };
-        eprintln!(
-            "== {} listening on {} (pid {})",
-            spec.name,
-            server.addr,
-            server.pid()
-        );
-        let mut cells = measure(&spec, &server, &tools, &body_file, timing, &mut failures);
-        rows.append(&mut cells);
+        }
+    }
+    let mut peak_rss: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for (spec, server) in &servers {
         if let Some(rss) = procfs::peak_rss_kib(server.pid()) {
             peak_rss.insert(spec.name, rss);
         }
-        drop(server);
     }
+    drop(servers);
+    let rows = medians(rows);
 
     report(&rows, &peak_rss, &missing, &failures, &tools);
     if failures.is_empty() {
@@ -431,166 +472,233 @@ fn start(command: Command) -> Result<Running, String> {
     Ok(running)
 }
 
-/// Every cell against one server.
-fn measure(
+/// One kind of load.
+#[derive(Debug, Clone, Copy)]
+enum Cell {
+    Ghz {
+        name: &'static str,
+        concurrency: u32,
+        connections: u32,
+    },
+    H2load {
+        name: &'static str,
+        connections: u32,
+        streams: u32,
+    },
+    Bidi,
+    ServerStreaming,
+}
+
+impl Cell {
+    fn name(self) -> &'static str {
+        match self {
+            Cell::Ghz { name, .. } | Cell::H2load { name, .. } => name,
+            Cell::Bidi => BIDI_CELL,
+            Cell::ServerStreaming => SERVER_STREAM_CELL,
+        }
+    }
+
+    fn generator(self) -> &'static str {
+        match self {
+            Cell::Ghz { .. } => "ghz",
+            Cell::H2load { .. } => "h2load",
+            Cell::Bidi | Cell::ServerStreaming => "ours",
+        }
+    }
+}
+
+/// The cells, in the order they run; those whose generator is missing are left out.
+fn cells(tools: &Tools) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    if tools.ghz.is_some() {
+        for (name, concurrency, connections) in [
+            (LATENCY_CELL, 1, 1),
+            ("unary c=64", 64, 1),
+            (HEADLINE_UNARY_GHZ, 256, 4),
+        ] {
+            cells.push(Cell::Ghz {
+                name,
+                concurrency,
+                connections,
+            });
+        }
+    }
+    if tools.h2load.is_some() {
+        for (name, connections, streams) in [
+            ("unary 1 conn x 64 streams", 1, 64),
+            (HEADLINE_UNARY_H2LOAD, 4, 64),
+        ] {
+            cells.push(Cell::H2load {
+                name,
+                connections,
+                streams,
+            });
+        }
+    }
+    cells.push(Cell::Bidi);
+    cells.push(Cell::ServerStreaming);
+    cells
+}
+
+fn h2load_request_check(addr: SocketAddr) -> Result<(), String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| error.to_string())
+        .and_then(|runtime| runtime.block_on(load::check_grpc_status(addr, load::hello_body())))
+}
+
+/// Runs one cell against one server: warm-up, then the measured window with the
+/// server's CPU time read at its edges. `None` when the cell does not apply.
+fn run_cell(
+    cell: Cell,
     spec: &Spec,
     server: &Running,
     tools: &Tools,
     body_file: &Path,
     timing: Timing,
-    failures: &mut Vec<String>,
-) -> Vec<Row> {
+) -> Option<Result<(Measured, Option<Duration>), String>> {
     let pid = server.pid();
     let addr = server.addr;
-    let mut rows = Vec::new();
-    let mut record = |rows: &mut Vec<Row>,
-                      cell: &str,
-                      generator: &'static str,
-                      result: Result<(Measured, Option<Duration>), String>| {
-        match result {
-            Ok((measured, cpu)) => {
-                if measured.errors > 0 || measured.count == 0 {
-                    failures.push(format!(
-                        "{} / {cell} / {generator}: {} errors, {} OK: {}",
-                        spec.name, measured.errors, measured.count, measured.error_text
-                    ));
-                }
-                let cpu_per_million = cpu
-                    .filter(|_| measured.count > 0)
-                    .map(|cpu| cpu.as_secs_f64() / measured.count as f64 * 1e6);
-                eprintln!(
-                    "   {:<12} {:<38} {:<7} {:>10.0}/s  p99 {}  cpu/M {}",
-                    spec.name,
-                    cell,
-                    generator,
-                    measured.rate(),
-                    fmt_opt(measured.p99_us, 0),
-                    fmt_opt(cpu_per_million, 2)
-                );
-                rows.push(Row {
-                    server: spec.name,
-                    cell: cell.to_owned(),
-                    generator,
-                    measured,
-                    cpu_per_million,
-                });
-            }
-            Err(error) => {
-                eprintln!("!! {} / {cell} / {generator}: {error}", spec.name);
-                failures.push(format!("{} / {cell} / {generator}: {error}", spec.name));
-            }
-        }
-    };
-
-    // It answers a real client before any load is put on it.
-    if let Err(error) = stream::say_hello(addr) {
-        record(&mut rows, "SayHello check", "ours", Err(error));
-        return rows;
-    }
     let cpu = || procfs::cpu_time(pid);
     let window = |before: Option<Duration>| Some(cpu()?.saturating_sub(before?));
-
-    if let Some(ghz) = &tools.ghz {
-        for (cell, concurrency, connections) in [
-            (LATENCY_CELL, 1, 1),
-            ("unary c=64", 64, 1),
-            (HEADLINE_UNARY_GHZ, 256, 4),
-        ] {
-            let result = load::ghz(
-                ghz,
-                &tools.proto_dir,
-                addr,
-                concurrency,
-                connections,
-                timing.warm_up,
-            )
-            .and_then(|_| {
-                let before = cpu();
-                let measured = load::ghz(
+    match cell {
+        Cell::Ghz {
+            concurrency,
+            connections,
+            ..
+        } => {
+            let ghz = tools.ghz.as_ref()?;
+            let run = |duration| {
+                load::ghz(
                     ghz,
                     &tools.proto_dir,
                     addr,
                     concurrency,
                     connections,
-                    timing.duration,
-                )?;
+                    duration,
+                )
+            };
+            Some(run(timing.warm_up).and_then(|_| {
+                let before = cpu();
+                let measured = run(timing.duration)?;
                 Ok((measured, window(before)))
-            });
-            record(&mut rows, cell, "ghz", result);
+            }))
         }
+        Cell::H2load {
+            connections,
+            streams,
+            ..
+        } => {
+            let h2load = tools.h2load.as_ref()?;
+            let warm_calls = (timing.warm_up.as_secs_f64() * 20_000.0) as u64;
+            let run = |duration, calls| {
+                load::h2load(
+                    h2load,
+                    body_file,
+                    addr,
+                    connections,
+                    streams,
+                    duration,
+                    calls,
+                )
+            };
+            Some(run(None, warm_calls).and_then(|_| {
+                let before = cpu();
+                let measured = run(Some(timing.duration), 0)?;
+                Ok((measured, window(before)))
+            }))
+        }
+        Cell::Bidi => spec.benchmark_service.then(|| {
+            let shape = Shape {
+                streams: 64,
+                payload: 64,
+                warm_up: timing.warm_up,
+                duration: timing.duration,
+            };
+            stream::bidi(addr, pid, shape).map(|o| (o.measured, o.server_cpu))
+        }),
+        Cell::ServerStreaming => spec.benchmark_service.then(|| {
+            let shape = Shape {
+                streams: 4,
+                payload: 16 * 1024,
+                warm_up: timing.warm_up,
+                duration: timing.duration,
+            };
+            stream::server_streaming(addr, pid, shape).map(|o| (o.measured, o.server_cpu))
+        }),
     }
+}
 
-    if let Some(h2load) = &tools.h2load {
-        // h2load counts any HTTP 200 as success: the same request must end with
-        // grpc-status 0 when sent by a client that reads trailers.
-        let check = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|error| error.to_string())
-            .and_then(|runtime| {
-                runtime.block_on(load::check_grpc_status(addr, load::hello_body()))
-            });
-        match check {
-            Err(error) => record(
-                &mut rows,
-                "h2load request check",
-                "h2load",
-                Err(format!("the request h2load sends does not end OK: {error}")),
-            ),
-            Ok(()) => {
-                for (cell, connections, streams) in [
-                    ("unary 1 conn x 64 streams", 1, 64),
-                    (HEADLINE_UNARY_H2LOAD, 4, 64),
-                ] {
-                    let warm_calls = (timing.warm_up.as_secs_f64() * 20_000.0) as u64;
-                    let result = load::h2load(
-                        h2load,
-                        body_file,
-                        addr,
-                        connections,
-                        streams,
-                        None,
-                        warm_calls,
-                    )
-                    .and_then(|_| {
-                        let before = cpu();
-                        let measured = load::h2load(
-                            h2load,
-                            body_file,
-                            addr,
-                            connections,
-                            streams,
-                            Some(timing.duration),
-                            0,
-                        )?;
-                        Ok((measured, window(before)))
-                    });
-                    record(&mut rows, cell, "h2load", result);
-                }
+/// Adds a cell's outcome to the rows, or its error to the failures.
+fn record(
+    rows: &mut Vec<Row>,
+    failures: &mut Vec<String>,
+    server: &'static str,
+    cell: &'static str,
+    generator: &'static str,
+    result: Result<(Measured, Option<Duration>), String>,
+) {
+    match result {
+        Ok((measured, cpu)) => {
+            if measured.errors > 0 || measured.count == 0 {
+                failures.push(format!(
+                    "{server} / {cell} / {generator}: {} errors, {} OK: {}",
+                    measured.errors, measured.count, measured.error_text
+                ));
             }
+            let cpu_per_million = cpu
+                .filter(|_| measured.count > 0)
+                .map(|cpu| cpu.as_secs_f64() / measured.count as f64 * 1e6);
+            eprintln!(
+                "   {server:<12} {cell:<38} {generator:<7} {:>10.0}/s  p99 {}  cpu/M {}",
+                measured.rate(),
+                fmt_opt(measured.p99_us, 0),
+                fmt_opt(cpu_per_million, 2)
+            );
+            rows.push(Row {
+                server,
+                cell: cell.to_owned(),
+                generator,
+                measured,
+                cpu_per_million,
+                spread: None,
+            });
+        }
+        Err(error) => {
+            eprintln!("!! {server} / {cell} / {generator}: {error}");
+            failures.push(format!("{server} / {cell} / {generator}: {error}"));
         }
     }
+}
 
-    if spec.benchmark_service {
-        let bidi = Shape {
-            streams: 64,
-            payload: 64,
-            warm_up: timing.warm_up,
-            duration: timing.duration,
-        };
-        let result = stream::bidi(addr, pid, bidi).map(|o| (o.measured, o.server_cpu));
-        record(&mut rows, BIDI_CELL, "ours", result);
-        let server_streaming = Shape {
-            streams: 4,
-            payload: 16 * 1024,
-            warm_up: timing.warm_up,
-            duration: timing.duration,
-        };
-        let result = stream::server_streaming(addr, pid, server_streaming)
-            .map(|o| (o.measured, o.server_cpu));
-        record(&mut rows, SERVER_STREAM_CELL, "ours", result);
+/// One row per server and cell: the round with the median rate, with the lowest
+/// and highest rate of all rounds as its spread.
+fn medians(rows: Vec<Row>) -> Vec<Row> {
+    let mut groups: Vec<Vec<Row>> = Vec::new();
+    for row in rows {
+        match groups
+            .iter_mut()
+            .find(|group| group[0].server == row.server && group[0].cell == row.cell)
+        {
+            Some(group) => group.push(row),
+            None => groups.push(vec![row]),
+        }
     }
-    rows
+    groups
+        .into_iter()
+        .filter_map(|mut group| {
+            group.sort_by(|a, b| a.measured.rate().total_cmp(&b.measured.rate()));
+            let low = group.first()?.measured.rate();
+            let high = group.last()?.measured.rate();
+            let rounds = group.len();
+            let mut median = group.swap_remove(rounds / 2);
+            if rounds > 1 {
+                median.spread = Some((low, high));
+            }
+            Some(median)
+        })
+        .collect()
 }
 
 fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
@@ -625,20 +733,25 @@ fn report(
     let unary = |server: &str| rate(server, headline_cell);
     let bidi = |server: &str| rate(server, BIDI_CELL);
     let p99 = |server: &str| find(server, LATENCY_CELL).and_then(|row| row.measured.p99_us);
+    let unary_cpu = |server: &str| find(server, headline_cell).and_then(|row| row.cpu_per_million);
 
     println!();
     println!(
-        "| server | load | generator | calls or msgs/s | p50 µs | p90 µs | p99 µs | mean µs | MB/s | server CPU s / M | errors |"
+        "| load | generator | server | calls or msgs/s | rounds min-max | p50 µs | p90 µs | p99 µs | mean µs | MB/s | server CPU s / M | errors |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let m = &row.measured;
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
-            row.server,
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.cell,
             row.generator,
+            row.server,
             m.rate(),
+            row.spread.map_or_else(
+                || "-".to_owned(),
+                |(low, high)| format!("{low:.0}-{high:.0}")
+            ),
             fmt_opt(m.p50_us, 0),
             fmt_opt(m.p90_us, 0),
             fmt_opt(m.p99_us, 0),
@@ -651,9 +764,9 @@ fn report(
 
     println!();
     println!(
-        "| server | unary calls/s ({headline_cell}) | fraction of ceiling | ours / theirs (unary) | bidi msgs/s | ours / theirs (bidi) | p99 µs at c=1 | theirs / ours (p99) | peak RSS MiB |"
+        "| server | unary calls/s ({headline_cell}) | fraction of ceiling | ours / theirs (unary) | server CPU s / M calls | theirs / ours (CPU) | bidi msgs/s | ours / theirs (bidi) | p99 µs at c=1 | theirs / ours (p99) | peak RSS MiB |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let servers: Vec<&str> = {
         let mut names: Vec<&str> = Vec::new();
         for row in rows {
@@ -665,10 +778,12 @@ fn report(
     };
     for server in &servers {
         println!(
-            "| {server} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {server} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             fmt_opt(unary(server), 0),
             fmt_opt(ratio(unary(server), unary("ceiling")), 3),
             fmt_opt(ratio(unary("ours"), unary(server)), 3),
+            fmt_opt(unary_cpu(server), 2),
+            fmt_opt(ratio(unary_cpu(server), unary_cpu("ours")), 3),
             fmt_opt(bidi(server), 0),
             fmt_opt(ratio(bidi("ours"), bidi(server)), 3),
             fmt_opt(p99(server), 0),

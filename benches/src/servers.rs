@@ -210,7 +210,7 @@ fn ours_response(
     ours::grpc_testing::SimpleResponse {
         payload: Some(ours::grpc_testing::Payload {
             r#type: 0,
-            body: vec![0; usize::try_from(request.response_size).unwrap_or(0)],
+            body: Bytes::from(vec![0; usize::try_from(request.response_size).unwrap_or(0)]),
         }),
         ..Default::default()
     }
@@ -282,7 +282,7 @@ fn tonic_response(
     tonic_pb::grpc_testing::SimpleResponse {
         payload: Some(tonic_pb::grpc_testing::Payload {
             r#type: 0,
-            body: vec![0; usize::try_from(request.response_size).unwrap_or(0)],
+            body: Bytes::from(vec![0; usize::try_from(request.response_size).unwrap_or(0)]),
         }),
         ..Default::default()
     }

@@ -89,7 +89,7 @@ pub(crate) fn bidi(addr: SocketAddr, pid: u32, shape: Shape) -> Result<Outcome, 
                     response_size: shape.payload as i32,
                     payload: Some(Payload {
                         r#type: 0,
-                        body: vec![0; shape.payload],
+                        body: vec![0; shape.payload].into(),
                     }),
                     ..Default::default()
                 };
