@@ -317,6 +317,10 @@ fn module_tree<'a>(packages: impl Iterator<Item = &'a str>, descriptor_sets: boo
             let _ = writeln!(out, "{indent}include!(\"{file}\");");
         }
         for (name, child) in &node.children {
+            // Checked-in code is kept byte for byte; `cargo fmt` must not reflow it.
+            if depth == 0 {
+                let _ = writeln!(out, "#[rustfmt::skip]");
+            }
             let _ = writeln!(
                 out,
                 "{indent}#[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]"
@@ -332,6 +336,7 @@ fn module_tree<'a>(packages: impl Iterator<Item = &'a str>, descriptor_sets: boo
     if descriptor_sets {
         sets.sort();
         out.push_str("/// Every package's encoded `FileDescriptorSet`, for reflection.\n");
+        out.push_str("#[rustfmt::skip]\n");
         out.push_str("#[allow(dead_code, unreachable_pub)]\n");
         out.push_str("pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[\n");
         for set in &sets {
@@ -420,6 +425,7 @@ mod tests {
         let tree = module_tree(["a.b", "a", "c", ""].into_iter(), true);
         let expected = "\
 include!(\"_.rs\");
+#[rustfmt::skip]
 #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
 pub mod a {
     include!(\"a.rs\");
@@ -428,11 +434,13 @@ pub mod a {
         include!(\"a.b.rs\");
     }
 }
+#[rustfmt::skip]
 #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
 pub mod c {
     include!(\"c.rs\");
 }
 /// Every package's encoded `FileDescriptorSet`, for reflection.
+#[rustfmt::skip]
 #[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[
     FILE_DESCRIPTOR_SET,
