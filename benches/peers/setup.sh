@@ -9,7 +9,8 @@
 #
 # ghz, protoc-gen-go and protoc-gen-go-grpc come from the Go module proxy into
 # .cache/go-bin; h2load is Debian's nghttp2-client; the grpc-go greeter
-# (benches/peers/go, grpc-go v1.85.0) is built into .cache/benches/bin.
+# (benches/peers/go, grpc-go v1.85.0) and the connect-rust greeter
+# (benches/peers/connect, connectrpc 0.9) are built into .cache/benches/bin.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -64,4 +65,14 @@ if command -v go >/dev/null 2>&1; then
 else
   fail greeter-go "go is not installed"
 fi
+
+# The connect-rust greeter (benches/peers/connect, its own Cargo.lock): cargo build
+# into .cache; a warm build is a no-op.
+build_connect_greeter() {
+  echo "== building the connect-rust greeter (cargo build --release, cold: a few minutes)" >&2
+  cargo build --release --locked --quiet --manifest-path benches/peers/connect/Cargo.toml \
+    --target-dir "$out/connect-target" >&2 || { fail greeter-connect "cargo build failed"; return 1; }
+  cp "$out/connect-target/release/greeter-connect" "$out/bin/greeter-connect"
+}
+build_connect_greeter
 exit 0
