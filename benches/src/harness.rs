@@ -44,6 +44,9 @@ struct Row {
     measured: Measured,
     /// Server CPU seconds per million calls (or messages).
     cpu_per_million: Option<f64>,
+    /// How much of the window the server was runnable but waiting for its core
+    /// (other processes on it), in percent.
+    waited_percent: Option<f64>,
     /// The lowest and highest rate over the rounds, when there were several.
     spread: Option<(f64, f64)>,
 }
@@ -566,11 +569,11 @@ fn run_cell(
     tools: &Tools,
     body_file: &Path,
     timing: Timing,
-) -> Option<Result<(Measured, Option<Duration>), String>> {
+) -> Option<Result<(Measured, Option<procfs::Usage>), String>> {
     let pid = server.pid();
     let addr = server.addr;
-    let cpu = || procfs::cpu_time(pid);
-    let window = |before: Option<Duration>| Some(cpu()?.saturating_sub(before?));
+    let cpu = || procfs::usage(pid);
+    let window = |before: Option<procfs::Usage>| Some(cpu()?.since(before?));
     match cell {
         Cell::Ghz {
             concurrency,
@@ -625,7 +628,7 @@ fn run_cell(
                 warm_up: timing.warm_up,
                 duration: timing.duration,
             };
-            stream::bidi(addr, pid, shape).map(|o| (o.measured, o.server_cpu))
+            stream::bidi(addr, pid, shape).map(|o| (o.measured, o.server))
         }),
         Cell::ServerStreaming => spec.benchmark_service.then(|| {
             let shape = Shape {
@@ -634,7 +637,7 @@ fn run_cell(
                 warm_up: timing.warm_up,
                 duration: timing.duration,
             };
-            stream::server_streaming(addr, pid, shape).map(|o| (o.measured, o.server_cpu))
+            stream::server_streaming(addr, pid, shape).map(|o| (o.measured, o.server))
         }),
     }
 }
@@ -646,24 +649,28 @@ fn record(
     server: &'static str,
     cell: &'static str,
     generator: &'static str,
-    result: Result<(Measured, Option<Duration>), String>,
+    result: Result<(Measured, Option<procfs::Usage>), String>,
 ) {
     match result {
-        Ok((measured, cpu)) => {
+        Ok((measured, usage)) => {
             if measured.errors > 0 || measured.count == 0 {
                 failures.push(format!(
                     "{server} / {cell} / {generator}: {} errors, {} OK: {}",
                     measured.errors, measured.count, measured.error_text
                 ));
             }
-            let cpu_per_million = cpu
+            let cpu_per_million = usage
                 .filter(|_| measured.count > 0)
-                .map(|cpu| cpu.as_secs_f64() / measured.count as f64 * 1e6);
+                .map(|usage| usage.cpu.as_secs_f64() / measured.count as f64 * 1e6);
+            let waited_percent = usage
+                .filter(|_| measured.secs > 0.0)
+                .map(|usage| usage.waited.as_secs_f64() / measured.secs * 100.0);
             eprintln!(
-                "   {server:<12} {cell:<38} {generator:<7} {:>10.0}/s  p99 {}  cpu/M {}",
+                "   {server:<12} {cell:<38} {generator:<7} {:>10.0}/s  p99 {}  cpu/M {}  waited {}%",
                 measured.rate(),
                 fmt_opt(measured.p99_us, 0),
-                fmt_opt(cpu_per_million, 2)
+                fmt_opt(cpu_per_million, 2),
+                fmt_opt(waited_percent, 0)
             );
             rows.push(Row {
                 server,
@@ -671,6 +678,7 @@ fn record(
                 generator,
                 measured,
                 cpu_per_million,
+                waited_percent,
                 spread: None,
             });
         }
@@ -746,13 +754,13 @@ fn report(
 
     println!();
     println!(
-        "| load | generator | server | calls or msgs/s | rounds min-max | p50 µs | p90 µs | p99 µs | mean µs | MB/s | server CPU s / M | errors |"
+        "| load | generator | server | calls or msgs/s | rounds min-max | p50 µs | p90 µs | p99 µs | mean µs | MB/s | server CPU s / M | server waited % | errors |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let m = &row.measured;
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.cell,
             row.generator,
             row.server,
@@ -767,6 +775,7 @@ fn report(
             fmt_opt(m.mean_us, 0),
             fmt_opt(m.mb_per_s, 1),
             fmt_opt(row.cpu_per_million, 2),
+            fmt_opt(row.waited_percent, 0),
             m.errors
         );
     }

@@ -1,5 +1,5 @@
 //! What the harness reads about a server process from `/proc`: CPU time used so
-//! far and peak resident memory.
+//! far, time spent runnable but waiting for a CPU, and peak resident memory.
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ fn ticks_per_second() -> u64 {
 }
 
 /// User plus system CPU time the process has used so far (utime + stime).
-pub(crate) fn cpu_time(pid: u32) -> Option<Duration> {
+fn cpu_time(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -27,6 +27,51 @@ pub(crate) fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_secs_f64(
         (utime + stime) as f64 / ticks as f64,
     ))
+}
+
+/// A process's CPU time and run-queue wait so far, or over a window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Usage {
+    /// User plus system CPU time.
+    pub(crate) cpu: Duration,
+    /// Time its threads were runnable but waited for a CPU (schedstat's second
+    /// field, summed over threads): how much other work on the core held it back.
+    pub(crate) waited: Duration,
+}
+
+impl Usage {
+    /// What was used between `before` and `self`.
+    pub(crate) fn since(self, before: Usage) -> Usage {
+        Usage {
+            cpu: self.cpu.saturating_sub(before.cpu),
+            waited: self.waited.saturating_sub(before.waited),
+        }
+    }
+}
+
+/// CPU time and run-queue wait so far.
+pub(crate) fn usage(pid: u32) -> Option<Usage> {
+    Some(Usage {
+        cpu: cpu_time(pid)?,
+        waited: run_queue_wait(pid).unwrap_or_default(),
+    })
+}
+
+/// Time the process's threads spent waiting on a run queue (`/proc/<pid>/task/*/schedstat`).
+fn run_queue_wait(pid: u32) -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(task) = task else { continue };
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        total += stat
+            .split_whitespace()
+            .nth(1)
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Some(Duration::from_nanos(total))
 }
 
 /// Peak resident set size in KiB (`VmHWM` in `/proc/<pid>/status`).

@@ -27,7 +27,7 @@ pub(crate) struct Shape {
 /// What a stream cell measured, and the server's CPU time over the window.
 pub(crate) struct Outcome {
     pub(crate) measured: Measured,
-    pub(crate) server_cpu: Option<Duration>,
+    pub(crate) server: Option<procfs::Usage>,
 }
 
 /// The percentile `p` (0..=100) of sorted nanoseconds, in microseconds.
@@ -66,12 +66,12 @@ fn bounded(
     })
 }
 
-/// Reads the server's CPU time when the window opens and when it closes.
-async fn cpu_over_window(pid: u32, start: Instant, end: Instant) -> Option<Duration> {
+/// Reads the server's CPU time and run-queue wait when the window opens and closes.
+async fn cpu_over_window(pid: u32, start: Instant, end: Instant) -> Option<procfs::Usage> {
     tokio::time::sleep_until(start.into()).await;
-    let before = procfs::cpu_time(pid)?;
+    let before = procfs::usage(pid)?;
     tokio::time::sleep_until(end.into()).await;
-    Some(procfs::cpu_time(pid)?.saturating_sub(before))
+    Some(procfs::usage(pid)?.since(before))
 }
 
 /// Bidi ping-pong (`StreamingCall`): each stream sends one request and waits for
@@ -130,7 +130,7 @@ pub(crate) fn bidi(addr: SocketAddr, pid: u32, shape: Shape) -> Result<Outcome, 
                 Ok::<_, String>(latencies)
             }));
         }
-        let server_cpu = cpu_over_window(pid, start, end).await;
+        let server = cpu_over_window(pid, start, end).await;
         let mut latencies = Vec::new();
         let mut errors = Vec::new();
         for task in tasks {
@@ -153,7 +153,7 @@ pub(crate) fn bidi(addr: SocketAddr, pid: u32, shape: Shape) -> Result<Outcome, 
                 errors: errors.len() as u64,
                 error_text: errors.join("; "),
             },
-            server_cpu,
+            server,
         })
     })
 }
@@ -203,7 +203,7 @@ pub(crate) fn server_streaming(
                 Ok::<_, String>((messages, bytes))
             }));
         }
-        let server_cpu = cpu_over_window(pid, start, end).await;
+        let server = cpu_over_window(pid, start, end).await;
         let (mut messages, mut bytes) = (0, 0);
         let mut errors = Vec::new();
         for task in tasks {
@@ -226,7 +226,7 @@ pub(crate) fn server_streaming(
                 error_text: errors.join("; "),
                 ..Measured::default()
             },
-            server_cpu,
+            server,
         })
     })
 }
