@@ -489,6 +489,7 @@ fn start(command: Command) -> Result<Running, String> {
 enum Cell {
     Ghz {
         name: &'static str,
+        call: load::Unary,
         concurrency: u32,
         connections: u32,
     },
@@ -523,13 +524,26 @@ impl Cell {
 fn cells(tools: &Tools) -> Vec<Cell> {
     let mut cells = Vec::new();
     if tools.ghz.is_some() {
-        for (name, concurrency, connections) in [
-            (LATENCY_CELL, 1, 1),
-            ("unary c=64", 64, 1),
-            (HEADLINE_UNARY_GHZ, 256, 4),
+        for (name, call, concurrency, connections) in [
+            (LATENCY_CELL, load::Unary::Hello, 1, 1),
+            ("unary c=64", load::Unary::Hello, 64, 1),
+            (HEADLINE_UNARY_GHZ, load::Unary::Hello, 256, 4),
+            (
+                "unary 1 KiB each way c=64",
+                load::Unary::Payload(1024),
+                64,
+                1,
+            ),
+            (
+                "unary 64 KiB each way c=64",
+                load::Unary::Payload(64 * 1024),
+                64,
+                1,
+            ),
         ] {
             cells.push(Cell::Ghz {
                 name,
+                call,
                 concurrency,
                 connections,
             });
@@ -576,15 +590,20 @@ fn run_cell(
     let window = |before: Option<procfs::Usage>| Some(cpu()?.since(before?));
     match cell {
         Cell::Ghz {
+            call,
             concurrency,
             connections,
             ..
         } => {
             let ghz = tools.ghz.as_ref()?;
+            if call != load::Unary::Hello && !spec.benchmark_service {
+                return None;
+            }
             let run = |duration| {
                 load::ghz(
                     ghz,
                     &tools.proto_dir,
+                    call,
                     addr,
                     concurrency,
                     connections,

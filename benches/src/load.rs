@@ -74,11 +74,59 @@ fn millis(duration: Duration) -> String {
     format!("{}ms", duration.as_millis())
 }
 
+/// The unary call a ghz cell makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unary {
+    /// helloworld `SayHello`.
+    Hello,
+    /// grpc.testing `UnaryCall` with this many payload bytes each way.
+    Payload(usize),
+}
+
+impl Unary {
+    fn proto(self) -> &'static str {
+        match self {
+            Unary::Hello => "helloworld.proto",
+            Unary::Payload(_) => "benchmark.proto",
+        }
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            Unary::Hello => "helloworld.Greeter.SayHello",
+            Unary::Payload(_) => "grpc.testing.BenchmarkService.UnaryCall",
+        }
+    }
+
+    /// The request as ghz's JSON (`bytes` fields are base64).
+    fn data(self) -> String {
+        match self {
+            Unary::Hello => format!(r#"{{"name":"{NAME}"}}"#),
+            Unary::Payload(size) => format!(
+                r#"{{"response_size":{size},"payload":{{"body":"{}"}}}}"#,
+                base64_zeros(size)
+            ),
+        }
+    }
+}
+
+/// The base64 text of `len` zero bytes.
+fn base64_zeros(len: usize) -> String {
+    let mut text = "A".repeat(len / 3 * 4);
+    text.push_str(match len % 3 {
+        1 => "AA==",
+        2 => "AAA=",
+        _ => "",
+    });
+    text
+}
+
 /// Runs ghz for `duration`: `concurrency` workers over `connections` connections,
-/// unary `SayHello`. ghz checks every call's status.
+/// making `call`. ghz checks every call's status.
 pub(crate) fn ghz(
     ghz: &Path,
     proto_dir: &Path,
+    call: Unary,
     addr: SocketAddr,
     concurrency: u32,
     connections: u32,
@@ -89,9 +137,9 @@ pub(crate) fn ghz(
         .arg("--import-paths")
         .arg(proto_dir)
         .arg("--proto")
-        .arg(proto_dir.join("helloworld.proto"))
-        .args(["--call", "helloworld.Greeter.SayHello"])
-        .args(["-d", &format!(r#"{{"name":"{NAME}"}}"#)])
+        .arg(proto_dir.join(call.proto()))
+        .args(["--call", call.method()])
+        .args(["-d", &call.data()])
         .args(["-c", &concurrency.to_string()])
         .args(["--connections", &connections.to_string()])
         .args(["--cpus", "1"])
@@ -125,6 +173,13 @@ pub(crate) fn ghz(
         p90_us: percentile(90),
         p99_us: percentile(99),
         mean_us: ns(&json["average"]),
+        mb_per_s: match call {
+            Unary::Hello => None,
+            Unary::Payload(size) => {
+                let secs = json["total"].as_f64().unwrap_or(0.0) / 1e9;
+                (secs > 0.0).then(|| ok as f64 * size as f64 / 1e6 / secs)
+            }
+        },
         errors: count - ok.min(count),
         ..Measured::default()
     };
@@ -300,6 +355,15 @@ time for request:      140us     14.55ms      1.22ms       385us    85.39%
         assert_eq!(measured.errors, 49);
         assert!((measured.secs - 2.0).abs() < 1e-9);
         assert!((measured.mean_us.unwrap() - 1220.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn payloads_are_base64_zeros() {
+        assert_eq!(base64_zeros(0), "");
+        assert_eq!(base64_zeros(1), "AA==");
+        assert_eq!(base64_zeros(2), "AAA=");
+        assert_eq!(base64_zeros(3), "AAAA");
+        assert_eq!(base64_zeros(1024).len(), 1368);
     }
 
     #[test]
