@@ -261,19 +261,7 @@ fn googleapis() -> Option<(PathBuf, Vec<PathBuf>)> {
         eprintln!("skipped: RUST_GRPC_GOOGLEAPIS is not set (bash .ci/test sets it)");
         return None;
     };
-    fn walk(dir: &std::path::Path, found: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, found);
-            } else if path.extension().is_some_and(|e| e == "proto") {
-                found.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&dir, &mut files);
-    files.sort();
+    let files = proto_files(&dir);
     assert!(
         files.len() > 50,
         "expected the googleapis corpus in {}",

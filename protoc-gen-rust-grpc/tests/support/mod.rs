@@ -18,6 +18,11 @@ pub fn corpus_root() -> PathBuf {
 
 /// Every .proto file of the corpus, sorted, as paths.
 pub fn corpus_files() -> Vec<PathBuf> {
+    proto_files(&corpus_root())
+}
+
+/// Every .proto file under `dir`, in sorted walk order.
+pub fn proto_files(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
@@ -33,7 +38,7 @@ pub fn corpus_files() -> Vec<PathBuf> {
         }
     }
     let mut found = Vec::new();
-    walk(&corpus_root(), &mut found);
+    walk(dir, &mut found);
     found
 }
 
