@@ -32,7 +32,8 @@ struct Spec {
     /// Whether a failure to start fails the run (it is built here, or its
     /// toolchain is present), rather than being reported as missing.
     required: bool,
-    /// Whether it serves grpc.testing.BenchmarkService (the stream cells).
+    /// Whether it serves grpc.testing.BenchmarkService (the payload and stream
+    /// cells).
     benchmark_service: bool,
 }
 
@@ -420,7 +421,7 @@ fn specs(root: &Path, setup_failures: &BTreeMap<String, String>) -> Vec<Spec> {
             start: peer("greeter-connect"),
             // Once built, it must start; a failed build is reported as missing.
             required: !setup_failures.contains_key("greeter-connect"),
-            benchmark_service: false,
+            benchmark_service: true,
         },
     ]
 }
