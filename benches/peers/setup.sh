@@ -8,7 +8,10 @@
 #   bash benches/peers/setup.sh
 #
 # ghz, protoc-gen-go and protoc-gen-go-grpc come from the Go module proxy into
-# .cache/go-bin; h2load is Debian's nghttp2-client; the grpc-go greeter
+# .cache/go-bin, grpc-go's benchmark client into .cache/go-bin/grpc-go-benchmark
+# (its binary is named `client`, as is grpc-go's interop client that
+# interop/peers/go/install.sh puts in .cache/go-bin); h2load is Debian's
+# nghttp2-client; the grpc-go greeter
 # (benches/peers/go, grpc-go v1.85.0) and the connect-rust greeter
 # (benches/peers/connect, connectrpc 0.9) are built into .cache/benches/bin.
 set -uo pipefail
@@ -21,15 +24,18 @@ mkdir -p "$GOBIN" "$out/bin"
 
 fail() { echo "SETUP-FAILED $1: $2"; }
 
-go_install() { # binary module@version
-  [ -x "$GOBIN/$1" ] && return 0
+go_install() { # name module@version [directory binary]: into $GOBIN, or directory
+  local dir="${3:-$GOBIN}" binary="${4:-$1}"
+  [ -x "$dir/$binary" ] && return 0
   if ! command -v go >/dev/null 2>&1; then fail "$1" "go is not installed"; return 1; fi
   echo "== go install $2" >&2
-  go install "$2" >&2 || { fail "$1" "go install $2 failed"; return 1; }
+  GOBIN="$dir" go install "$2" >&2 || { fail "$1" "go install $2 failed"; return 1; }
 }
 
 # Load generators.
 go_install ghz github.com/bojand/ghz/cmd/ghz@latest
+go_install grpc-go-bench-client google.golang.org/grpc/benchmark/client@v1.85.0 \
+  "$GOBIN/grpc-go-benchmark" client
 if ! command -v h2load >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== apt-get install nghttp2-client (h2load)" >&2

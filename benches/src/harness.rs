@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::load::{self, Measured};
 use crate::procfs;
@@ -32,8 +32,8 @@ struct Spec {
     /// Whether a failure to start fails the run (it is built here, or its
     /// toolchain is present), rather than being reported as missing.
     required: bool,
-    /// Whether it serves grpc.testing.BenchmarkService (the payload and stream
-    /// cells).
+    /// Whether it serves grpc.testing.BenchmarkService (the payload, grpc-go
+    /// client and stream cells).
     benchmark_service: bool,
 }
 
@@ -77,6 +77,11 @@ const HEADLINE_UNARY_GHZ: &str = "unary c=256 (4 conn)";
 const LATENCY_CELL: &str = "unary c=1";
 const BIDI_CELL: &str = "bidi ping-pong 64 streams";
 const SERVER_STREAM_CELL: &str = "server streaming 4 streams x 16 KiB";
+
+/// The name setup.sh reports grpc-go's benchmark client under when it fails.
+const GRPC_GO_CLIENT_SETUP: &str = "grpc-go-bench-client";
+/// The generator column for grpc-go's benchmark client.
+const GRPC_GO_CLIENT: &str = "grpc-go client";
 
 /// Runs the harness; `args` are the command-line arguments.
 pub(crate) fn run(args: &[String]) -> ExitCode {
@@ -333,12 +338,16 @@ fn setup(root: &Path) -> BTreeMap<String, String> {
 struct Tools {
     ghz: Option<PathBuf>,
     h2load: Option<PathBuf>,
+    /// grpc-go's benchmark client, installed by setup.sh in a directory of its
+    /// own (its binary is named `client`, like grpc-go's interop client).
+    grpc_go_client: Option<PathBuf>,
     proto_dir: PathBuf,
 }
 
 impl Tools {
-    fn find(root: &Path, _setup_failures: &BTreeMap<String, String>) -> Self {
+    fn find(root: &Path, setup_failures: &BTreeMap<String, String>) -> Self {
         let cached = root.join(".cache/go-bin/ghz");
+        let grpc_go_client = root.join(".cache/go-bin/grpc-go-benchmark/client");
         Tools {
             ghz: if cached.is_file() {
                 Some(cached)
@@ -346,6 +355,9 @@ impl Tools {
                 which("ghz")
             },
             h2load: which("h2load"),
+            grpc_go_client: (grpc_go_client.is_file()
+                && !setup_failures.contains_key(GRPC_GO_CLIENT_SETUP))
+            .then_some(grpc_go_client),
             proto_dir: root.join("benches/proto"),
         }
     }
@@ -499,6 +511,11 @@ enum Cell {
         connections: u32,
         streams: u32,
     },
+    /// grpc-go's benchmark client against BenchmarkService.
+    GrpcGo {
+        name: &'static str,
+        shape: load::GoShape,
+    },
     Bidi,
     ServerStreaming,
 }
@@ -506,7 +523,7 @@ enum Cell {
 impl Cell {
     fn name(self) -> &'static str {
         match self {
-            Cell::Ghz { name, .. } | Cell::H2load { name, .. } => name,
+            Cell::Ghz { name, .. } | Cell::H2load { name, .. } | Cell::GrpcGo { name, .. } => name,
             Cell::Bidi => BIDI_CELL,
             Cell::ServerStreaming => SERVER_STREAM_CELL,
         }
@@ -516,6 +533,7 @@ impl Cell {
         match self {
             Cell::Ghz { .. } => "ghz",
             Cell::H2load { .. } => "h2load",
+            Cell::GrpcGo { .. } => GRPC_GO_CLIENT,
             Cell::Bidi | Cell::ServerStreaming => "ours",
         }
     }
@@ -559,6 +577,25 @@ fn cells(tools: &Tools) -> Vec<Cell> {
                 name,
                 connections,
                 streams,
+            });
+        }
+    }
+    if tools.grpc_go_client.is_some() {
+        for (name, rpc) in [
+            ("UnaryCall 64 B, 1 conn x 64 RPCs", load::GoRpc::Unary),
+            (
+                "StreamingCall ping-pong 64 B, 1 conn x 64 streams",
+                load::GoRpc::Streaming,
+            ),
+        ] {
+            cells.push(Cell::GrpcGo {
+                name,
+                shape: load::GoShape {
+                    rpc,
+                    connections: 1,
+                    rpcs: 64,
+                    payload: 64,
+                },
             });
         }
     }
@@ -640,6 +677,25 @@ fn run_cell(
                 let measured = run(Some(timing.duration), 0)?;
                 Ok((measured, window(before)))
             }))
+        }
+        Cell::GrpcGo { shape, .. } => {
+            let client = tools.grpc_go_client.as_ref()?;
+            if !spec.benchmark_service {
+                return None;
+            }
+            let run =
+                load::GoBenchClient::start(client, addr, shape, timing.warm_up, timing.duration)
+                    .and_then(|run| {
+                        // The client warms up and measures in one process: read the
+                        // server's CPU when its window opens and when it has exited.
+                        std::thread::sleep(
+                            run.window_opens().saturating_duration_since(Instant::now()),
+                        );
+                        let before = cpu();
+                        let measured = run.finish()?;
+                        Ok((measured, window(before)))
+                    });
+            Some(run)
         }
         Cell::Bidi => spec.benchmark_service.then(|| {
             let shape = Shape {
@@ -836,6 +892,13 @@ fn report(
     }
     if tools.h2load.is_none() {
         println!("missing: h2load (unary throughput read from ghz's {HEADLINE_UNARY_GHZ})");
+    }
+    if tools.grpc_go_client.is_none()
+        && !missing
+            .iter()
+            .any(|line| line.starts_with(GRPC_GO_CLIENT_SETUP))
+    {
+        println!("missing: grpc-go's benchmark client (no {GRPC_GO_CLIENT} cells)");
     }
     for line in missing {
         println!("missing: {line}");

@@ -1,10 +1,10 @@
-//! The external load generators (ghz, h2load), run pinned to core 1, and the
-//! grpc-status check that h2load cannot do itself.
+//! The external load generators (ghz, h2load, grpc-go's benchmark client), run
+//! pinned to core 1, and the grpc-status check that h2load cannot do itself.
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
@@ -288,6 +288,209 @@ fn parse_time_us(text: &str) -> Option<f64> {
     Some(number.parse::<f64>().ok()? * scale)
 }
 
+/// The call grpc-go's benchmark client makes (its `-rpc_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GoRpc {
+    /// `UnaryCall`, one call after another on each worker.
+    Unary,
+    /// `StreamingCall` ping-pong: each worker opens one stream, then sends a
+    /// request and waits for its response, over and over.
+    Streaming,
+}
+
+/// A grpc-go benchmark client cell's shape.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GoShape {
+    pub(crate) rpc: GoRpc,
+    /// Connections (`-c`).
+    pub(crate) connections: u32,
+    /// Concurrent RPCs (or streams) per connection (`-r`).
+    pub(crate) rpcs: u32,
+    /// Request and response payload bytes (`-req`, `-resp`).
+    pub(crate) payload: usize,
+}
+
+/// A running grpc-go benchmark client (`google.golang.org/grpc/benchmark/client`).
+/// It warms up and measures in one process: it takes whole seconds (`-w`,
+/// `-d`), starts its warm-up as soon as it has built its connections (lazily,
+/// at once), and reports only the calls started after the warm-up.
+pub(crate) struct GoBenchClient {
+    child: Child,
+    profile: String,
+    window_opens: Instant,
+    duration_secs: u64,
+}
+
+impl GoBenchClient {
+    /// Starts the client against `addr` (it dials `localhost:<port>`, with
+    /// `GOMAXPROCS=1`). The warm-up and the window are rounded up to whole seconds.
+    pub(crate) fn start(
+        client: &Path,
+        addr: SocketAddr,
+        shape: GoShape,
+        warm_up: Duration,
+        duration: Duration,
+    ) -> Result<Self, String> {
+        let warm_up_secs = whole_secs(warm_up);
+        let duration_secs = whole_secs(duration).max(1);
+        // It always writes a CPU and a heap profile to /tmp/<test_name>.{cpu,mem}.
+        let profile = format!("rust-grpc-benches-{}", std::process::id());
+        let started = Instant::now();
+        let child = pinned(client)
+            .env("GOMAXPROCS", "1")
+            .args(["-port", &addr.port().to_string()])
+            .args(["-test_name", &profile])
+            .args([
+                "-rpc_type",
+                match shape.rpc {
+                    GoRpc::Unary => "unary",
+                    GoRpc::Streaming => "streaming",
+                },
+            ])
+            .args(["-c", &shape.connections.to_string()])
+            .args(["-r", &shape.rpcs.to_string()])
+            .args(["-req", &shape.payload.to_string()])
+            .args(["-resp", &shape.payload.to_string()])
+            .args(["-w", &warm_up_secs.to_string()])
+            .args(["-d", &duration_secs.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("cannot run grpc-go's benchmark client: {error}"))?;
+        Ok(GoBenchClient {
+            child,
+            profile,
+            window_opens: started + Duration::from_secs(warm_up_secs),
+            duration_secs,
+        })
+    }
+
+    /// When the measured window opens, give or take the client's start-up (a
+    /// few milliseconds, so the window read from here holds a few warm-up calls).
+    pub(crate) fn window_opens(&self) -> Instant {
+        self.window_opens
+    }
+
+    /// Waits for the client to finish and reads its report. The client stops at
+    /// the first failed call (exit status 1, the error on stderr); one still
+    /// running 20 s after its window should have closed is killed (a server
+    /// that stopped answering: the client sets no deadline).
+    pub(crate) fn finish(mut self) -> Result<Measured, String> {
+        let limit = self.window_opens + Duration::from_secs(self.duration_secs + 20);
+        let mut overran = false;
+        loop {
+            match self.child.try_wait() {
+                Ok(None) if Instant::now() < limit => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Ok(None) => {
+                    overran = true;
+                    let _ = self.child.kill();
+                    break;
+                }
+                Ok(Some(_)) | Err(_) => break,
+            }
+        }
+        let output = self
+            .child
+            .wait_with_output()
+            .map_err(|error| format!("grpc-go's benchmark client: {error}"));
+        for extension in ["cpu", "mem"] {
+            let _ = std::fs::remove_file(format!("/tmp/{}.{extension}", self.profile));
+        }
+        let output = output?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if overran {
+            return Err(format!(
+                "grpc-go's benchmark client had not finished 20 s after its window closed \
+                 (killed): the server stopped answering? {}",
+                stderr.trim()
+            ));
+        }
+        if !output.status.success() {
+            return Err(format!(
+                "grpc-go's benchmark client exited with {}: {}",
+                output.status,
+                stderr.trim()
+            ));
+        }
+        parse_go_bench(&text, self.duration_secs).ok_or_else(|| {
+            format!(
+                "cannot read grpc-go's benchmark client's report: {} {}",
+                text.trim(),
+                stderr.trim()
+            )
+        })
+    }
+}
+
+fn whole_secs(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+/// Reads `qps: N` and `Latency: (50/90/99 %ile): A/B/C` from grpc-go's benchmark
+/// client; `qps` is the calls completed in the window over its `duration_secs`.
+fn parse_go_bench(text: &str, duration_secs: u64) -> Option<Measured> {
+    let qps: f64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("qps:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let latencies: Vec<f64> = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Latency: (50/90/99 %ile):"))?
+        .trim()
+        .split('/')
+        .map(parse_go_duration_us)
+        .collect::<Option<_>>()?;
+    let [p50, p90, p99] = latencies[..] else {
+        return None;
+    };
+    let secs = duration_secs as f64;
+    Some(Measured {
+        count: (qps * secs).round() as u64,
+        secs,
+        p50_us: Some(p50),
+        p90_us: Some(p90),
+        p99_us: Some(p99),
+        ..Measured::default()
+    })
+}
+
+/// A Go `time.Duration` as printed (`812.345µs`, `1.52457ms`, `1m2.5s`), in microseconds.
+fn parse_go_duration_us(text: &str) -> Option<f64> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..split].parse().ok()?;
+        rest = &rest[split..];
+        let (scale, unit) = [
+            (1e-3, "ns"),
+            (1.0, "µs"),
+            (1.0, "μs"),
+            (1.0, "us"),
+            (1e3, "ms"),
+            (1e6, "s"),
+            (60e6, "m"),
+            (3600e6, "h"),
+        ]
+        .into_iter()
+        .find(|(_, unit)| rest.starts_with(unit))?;
+        total += number * scale;
+        rest = &rest[unit.len()..];
+    }
+    Some(total)
+}
+
 /// Posts the exact request h2load sends (same body, same headers) and checks the
 /// answer is HTTP 200 with `grpc-status: 0` and the expected `HelloReply`.
 pub(crate) async fn check_grpc_status(addr: SocketAddr, body: Bytes) -> Result<(), String> {
@@ -355,6 +558,55 @@ time for request:      140us     14.55ms      1.22ms       385us    85.39%
         assert_eq!(measured.errors, 49);
         assert!((measured.secs - 2.0).abs() < 1e-9);
         assert!((measured.mean_us.unwrap() - 1220.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn grpc_go_benchmark_report_is_read() {
+        let report = "\
+qps: 65400
+Latency: (50/90/99 %ile): 862.516µs/1.52457ms/2.298411ms
+Client CPU utilization: 2.394080022s
+Client CPU profile: /tmp/x.cpu
+Client Mem Profile: /tmp/x.mem
+";
+        let measured = parse_go_bench(report, 2).unwrap();
+        assert_eq!(measured.count, 130_800);
+        assert!((measured.secs - 2.0).abs() < 1e-9);
+        assert!((measured.p50_us.unwrap() - 862.516).abs() < 1e-6);
+        assert!((measured.p90_us.unwrap() - 1524.57).abs() < 1e-6);
+        assert!((measured.p99_us.unwrap() - 2298.411).abs() < 1e-6);
+        assert_eq!(measured.errors, 0);
+    }
+
+    #[test]
+    fn grpc_go_benchmark_qps_in_exponent_form_is_read() {
+        let report = "qps: 1.2e+06\nLatency: (50/90/99 %ile): 1ms/2ms/3ms\n";
+        assert_eq!(parse_go_bench(report, 5).unwrap().count, 6_000_000);
+    }
+
+    #[test]
+    fn grpc_go_benchmark_report_without_latency_is_not_read() {
+        assert!(parse_go_bench("qps: 100\n", 2).is_none());
+    }
+
+    #[test]
+    fn go_durations_are_microseconds() {
+        assert_eq!(parse_go_duration_us("500ns"), Some(0.5));
+        assert_eq!(parse_go_duration_us("812.5µs"), Some(812.5));
+        assert_eq!(parse_go_duration_us("1.5ms"), Some(1500.0));
+        assert_eq!(parse_go_duration_us("2s"), Some(2_000_000.0));
+        assert_eq!(parse_go_duration_us("1m2.5s"), Some(62_500_000.0));
+        assert_eq!(parse_go_duration_us("0s"), Some(0.0));
+        assert_eq!(parse_go_duration_us("fast"), None);
+        assert_eq!(parse_go_duration_us("12"), None);
+        assert_eq!(parse_go_duration_us(""), None);
+    }
+
+    #[test]
+    fn go_client_durations_round_up_to_whole_seconds() {
+        assert_eq!(whole_secs(Duration::from_millis(500)), 1);
+        assert_eq!(whole_secs(Duration::from_secs(2)), 2);
+        assert_eq!(whole_secs(Duration::from_millis(5001)), 6);
     }
 
     #[test]
