@@ -8,9 +8,10 @@
 #   bash benches/peers/setup.sh
 #
 # ghz, protoc-gen-go and protoc-gen-go-grpc come from the Go module proxy into
-# .cache/go-bin, grpc-go's benchmark client into .cache/go-bin/grpc-go-benchmark
-# (its binary is named `client`, as is grpc-go's interop client that
-# interop/peers/go/install.sh puts in .cache/go-bin); h2load is Debian's
+# .cache/go-bin, grpc-go's benchmark client and server into
+# .cache/go-bin/grpc-go-benchmark (their binaries are named `client` and `server`,
+# as are grpc-go's interop client and server that interop/peers/go/install.sh
+# puts in .cache/go-bin); h2load is Debian's
 # nghttp2-client; the grpc-go greeter
 # (benches/peers/go, grpc-go v1.85.0) and the connect-rust greeter
 # (benches/peers/connect, connectrpc 0.9) are built into .cache/benches/bin.
@@ -36,6 +37,8 @@ go_install() { # name module@version [directory binary]: into $GOBIN, or directo
 go_install ghz github.com/bojand/ghz/cmd/ghz@latest
 go_install grpc-go-bench-client google.golang.org/grpc/benchmark/client@v1.85.0 \
   "$GOBIN/grpc-go-benchmark" client
+go_install grpc-go-bench-server google.golang.org/grpc/benchmark/server@v1.85.0 \
+  "$GOBIN/grpc-go-benchmark" server
 if ! command -v h2load >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== apt-get install nghttp2-client (h2load)" >&2

@@ -16,7 +16,7 @@ use crate::stream::{self, Shape};
 const USAGE: &str = "\
 usage: benches [--quick] [--only NAME,NAME...]
   --quick   a smoke run: a few seconds per cell (CI runs this)
-  --only    run only these servers (ceiling, ours, tonic, grpc-go, connect-rust)";
+  --only    run only these servers (ceiling, ours, tonic, grpc-go, grpc-go-bench, connect-rust)";
 
 /// How long each cell warms up and measures.
 #[derive(Debug, Clone, Copy)]
@@ -32,9 +32,54 @@ struct Spec {
     /// Whether a failure to start fails the run (it is built here, or its
     /// toolchain is present), rather than being reported as missing.
     required: bool,
-    /// Whether it serves grpc.testing.BenchmarkService (the payload, grpc-go
-    /// client and stream cells).
-    benchmark_service: bool,
+    /// What it answers, which decides its cells.
+    serves: Serves,
+    /// How it says where it listens.
+    ready: Ready,
+}
+
+/// The services (and methods) a server answers.
+#[derive(Debug, Clone, Copy)]
+struct Serves {
+    /// helloworld.Greeter: the ghz helloworld and h2load cells.
+    greeter: bool,
+    /// grpc.testing.BenchmarkService `UnaryCall` and `StreamingCall`: the
+    /// payload, grpc-go client and bidi cells.
+    benchmark: bool,
+    /// BenchmarkService `StreamingFromServer`: the server-streaming cell.
+    streaming_from_server: bool,
+}
+
+impl Serves {
+    /// Greeter only (the ceiling).
+    const GREETER: Serves = Serves {
+        greeter: true,
+        benchmark: false,
+        streaming_from_server: false,
+    };
+    /// Greeter and every BenchmarkService method the harness calls.
+    const ALL: Serves = Serves {
+        greeter: true,
+        benchmark: true,
+        streaming_from_server: true,
+    };
+    /// grpc-go's own benchmark server: BenchmarkService without
+    /// `StreamingFromServer`, no Greeter.
+    const GRPC_GO_BENCHMARK: Serves = Serves {
+        greeter: false,
+        benchmark: true,
+        streaming_from_server: false,
+    };
+}
+
+/// How a started server tells the harness where it listens.
+#[derive(Debug, Clone, Copy)]
+enum Ready {
+    /// It binds a free port itself and prints `LISTENING <addr>`.
+    Line,
+    /// It prints nothing: the harness picks a free port, passes it with this
+    /// flag, and waits until the port accepts connections.
+    PortFlag(&'static str),
 }
 
 /// One line of the table.
@@ -78,8 +123,10 @@ const LATENCY_CELL: &str = "unary c=1";
 const BIDI_CELL: &str = "bidi ping-pong 64 streams";
 const SERVER_STREAM_CELL: &str = "server streaming 4 streams x 16 KiB";
 
-/// The name setup.sh reports grpc-go's benchmark client under when it fails.
+/// The names setup.sh reports grpc-go's benchmark client and server under when
+/// they fail.
 const GRPC_GO_CLIENT_SETUP: &str = "grpc-go-bench-client";
+const GRPC_GO_SERVER_SETUP: &str = "grpc-go-bench-server";
 /// The generator column for grpc-go's benchmark client.
 const GRPC_GO_CLIENT: &str = "grpc-go client";
 
@@ -174,11 +221,18 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         }
         let started = std::mem::replace(&mut spec.start, Err(String::new()))
             .map_err(|why| format!("not measured: {why}"))
-            .and_then(|command| start(command).map_err(|why| format!("did not start: {why}")))
+            .and_then(|command| {
+                start(command, spec.ready).map_err(|why| format!("did not start: {why}"))
+            })
             .and_then(|server| {
-                stream::say_hello(server.addr)
-                    .map(|()| server)
-                    .map_err(|why| format!("does not answer SayHello: {why}"))
+                if spec.serves.greeter {
+                    stream::say_hello(server.addr)
+                        .map_err(|why| format!("does not answer SayHello: {why}"))
+                } else {
+                    stream::unary_call(server.addr)
+                        .map_err(|why| format!("does not answer UnaryCall: {why}"))
+                }
+                .map(|()| server)
             });
         match started {
             Ok(server) => {
@@ -206,7 +260,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     // with grpc-status 0 when a client that reads trailers sends it.
     let mut h2load_ok: Vec<&'static str> = Vec::new();
     if tools.h2load.is_some() {
-        for (spec, server) in &servers {
+        for (spec, server) in servers.iter().filter(|(spec, _)| spec.serves.greeter) {
             match h2load_request_check(server.addr) {
                 Ok(()) => h2load_ok.push(spec.name),
                 Err(error) => failures.push(format!(
@@ -392,59 +446,98 @@ fn specs(root: &Path, setup_failures: &BTreeMap<String, String>) -> Vec<Spec> {
         }
     };
     let go_present = which("go").is_some();
-    let greeter_go = root.join(".cache/benches/bin/greeter-go");
-    let grpc_go = if greeter_go.is_file() && !setup_failures.contains_key("greeter-go") {
-        let mut command = Command::new(greeter_go);
-        command.env("GOMAXPROCS", "1");
-        Ok(command)
-    } else {
-        Err(setup_failures
-            .get("greeter-go")
-            .cloned()
-            .unwrap_or_else(|| "benches/peers/setup.sh did not build it".into()))
+    let go_binary = |path: PathBuf, setup_name: &str| {
+        if path.is_file() && !setup_failures.contains_key(setup_name) {
+            let mut command = Command::new(path);
+            command.env("GOMAXPROCS", "1");
+            Ok(command)
+        } else {
+            Err(setup_failures
+                .get(setup_name)
+                .cloned()
+                .unwrap_or_else(|| "benches/peers/setup.sh did not install it".into()))
+        }
     };
+    let grpc_go = go_binary(root.join(".cache/benches/bin/greeter-go"), "greeter-go");
+    // grpc-go's own benchmark server always writes a CPU profile to
+    // /tmp/<test_name>.cpu (a fixed name, so one file is overwritten run after run).
+    let grpc_go_benchmark = go_binary(
+        root.join(".cache/go-bin/grpc-go-benchmark/server"),
+        GRPC_GO_SERVER_SETUP,
+    )
+    .map(|mut command| {
+        command.args(["-test_name", "rust-grpc-benches-grpc-go-server"]);
+        command
+    });
     vec![
         Spec {
             name: "ceiling",
             start: ours("ceiling"),
             required: true,
-            benchmark_service: false,
+            serves: Serves::GREETER,
+            ready: Ready::Line,
         },
         Spec {
             name: "ours",
             start: ours("ours"),
             required: true,
-            benchmark_service: true,
+            serves: Serves::ALL,
+            ready: Ready::Line,
         },
         Spec {
             name: "tonic",
             start: ours("tonic"),
             required: true,
-            benchmark_service: true,
+            serves: Serves::ALL,
+            ready: Ready::Line,
         },
         Spec {
             name: "grpc-go",
             start: grpc_go,
             required: go_present,
-            benchmark_service: true,
+            serves: Serves::ALL,
+            ready: Ready::Line,
+        },
+        Spec {
+            name: "grpc-go-bench",
+            start: grpc_go_benchmark,
+            required: go_present,
+            serves: Serves::GRPC_GO_BENCHMARK,
+            ready: Ready::PortFlag("-port"),
         },
         Spec {
             name: "connect-rust",
             start: peer("greeter-connect"),
             // Once built, it must start; a failed build is reported as missing.
             required: !setup_failures.contains_key("greeter-connect"),
-            benchmark_service: true,
+            serves: Serves::ALL,
+            ready: Ready::Line,
         },
     ]
 }
 
-/// Starts `command` pinned to core 0 and waits for its `LISTENING <addr>` line.
-fn start(command: Command) -> Result<Running, String> {
+/// Starts `command` pinned to core 0 and waits until it listens (see [`Ready`]).
+fn start(command: Command, ready: Ready) -> Result<Running, String> {
+    let port = match ready {
+        Ready::Line => None,
+        Ready::PortFlag(flag) => {
+            // A port free now; the server binds it a moment later.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .map_err(|error| format!("cannot find a free port: {error}"))?
+                .port();
+            Some((flag, port))
+        }
+    };
     let mut pinned = Command::new("taskset");
     pinned
         .args(["-c", "0"])
         .arg(command.get_program())
         .args(command.get_args())
+        .args(
+            port.iter()
+                .flat_map(|(flag, port)| [flag.to_string(), port.to_string()]),
+        )
         .envs(
             command
                 .get_envs()
@@ -483,8 +576,12 @@ fn start(command: Command) -> Result<Running, String> {
     });
     let mut running = Running {
         child,
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        addr: SocketAddr::from(([127, 0, 0, 1], port.map_or(0, |(_, port)| port))),
     };
+    if port.is_some() {
+        wait_for_port(&mut running)?;
+        return Ok(running);
+    }
     let addr = receiver
         .recv_timeout(Duration::from_secs(30))
         .map_err(|_| match running.child.try_wait() {
@@ -495,6 +592,26 @@ fn start(command: Command) -> Result<Running, String> {
         .parse()
         .map_err(|error| format!("bad address {addr:?}: {error}"))?;
     Ok(running)
+}
+
+/// Waits up to 30 s until `server.addr` accepts a connection.
+fn wait_for_port(server: &mut Running) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect(server.addr).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            return Err(format!("exited with {status} before listening"));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "did not accept connections on {} within 30 s",
+                server.addr
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// One kind of load.
@@ -634,7 +751,11 @@ fn run_cell(
             ..
         } => {
             let ghz = tools.ghz.as_ref()?;
-            if call != load::Unary::Hello && !spec.benchmark_service {
+            let serves = match call {
+                load::Unary::Hello => spec.serves.greeter,
+                load::Unary::Payload(_) => spec.serves.benchmark,
+            };
+            if !serves {
                 return None;
             }
             let run = |duration| {
@@ -680,7 +801,7 @@ fn run_cell(
         }
         Cell::GrpcGo { shape, .. } => {
             let client = tools.grpc_go_client.as_ref()?;
-            if !spec.benchmark_service {
+            if !spec.serves.benchmark {
                 return None;
             }
             let run =
@@ -697,7 +818,7 @@ fn run_cell(
                     });
             Some(run)
         }
-        Cell::Bidi => spec.benchmark_service.then(|| {
+        Cell::Bidi => spec.serves.benchmark.then(|| {
             let shape = Shape {
                 streams: 64,
                 payload: 64,
@@ -706,7 +827,7 @@ fn run_cell(
             };
             stream::bidi(addr, pid, shape).map(|o| (o.measured, o.server))
         }),
-        Cell::ServerStreaming => spec.benchmark_service.then(|| {
+        Cell::ServerStreaming => spec.serves.streaming_from_server.then(|| {
             let shape = Shape {
                 streams: 4,
                 payload: 16 * 1024,

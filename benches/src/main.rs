@@ -5,8 +5,9 @@
 //! ```
 //!
 //! Starts each server in its own process pinned to core 0 (the bare hyper
-//! ceiling, ours, tonic, grpc-go, connect-rust where it builds), drives the same
-//! load from core 1 (ghz, h2load, and our own closed-loop streaming client),
+//! ceiling, ours, tonic, grpc-go, grpc-go's own benchmark server, connect-rust
+//! where it builds), drives the same load from core 1 (ghz, h2load, grpc-go's
+//! benchmark client and our own closed-loop streaming client),
 //! and prints a table, ratios against our stack and, as its last line,
 //! `unary_qps_ratio_vs_tonic=.. stream_msgs_ratio_vs_tonic=..
 //! unary_p99_ratio_vs_grpc_go=.. unary_fraction_of_ceiling=..`.

@@ -231,6 +231,30 @@ pub(crate) fn server_streaming(
     })
 }
 
+/// One `UnaryCall` through our generated client, 64 B each way: proves a server
+/// that serves only BenchmarkService answers.
+pub(crate) fn unary_call(addr: SocketAddr) -> Result<(), String> {
+    runtime()?.block_on(async move {
+        let client = connect(addr).await?;
+        let reply = client
+            .unary_call(SimpleRequest {
+                response_size: 64,
+                payload: Some(Payload {
+                    r#type: 0,
+                    body: vec![0; 64].into(),
+                }),
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| format!("UnaryCall: {status}"))?;
+        let size = reply.get_ref().payload.as_ref().map_or(0, |p| p.body.len());
+        if size != 64 {
+            return Err(format!("UnaryCall answered {size} payload bytes, not 64"));
+        }
+        Ok(())
+    })
+}
+
 /// One unary `SayHello` through our generated client: proves a server answers.
 pub(crate) fn say_hello(addr: SocketAddr) -> Result<(), String> {
     use crate::servers::ours::helloworld::{HelloRequest, greeter_client::GreeterClient};
