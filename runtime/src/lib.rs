@@ -38,6 +38,7 @@ mod generated;
 pub mod health;
 pub mod in_process;
 pub mod interceptor;
+pub(crate) mod keepalive;
 pub mod limits;
 pub mod reflection;
 pub mod reserved;
