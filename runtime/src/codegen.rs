@@ -29,7 +29,7 @@ use http::uri::PathAndQuery;
 use tonic::codec::EnabledCompressionEncodings;
 use tonic::codegen::Bytes;
 
-use crate::cancel::{Cancellation, ServedCall};
+use crate::call::{self, Call};
 use crate::compression::{self, Codec, MarkBody, ReceivedCompression, ScanBody, SendCompression};
 use crate::deadline::{self, DeadlineBody};
 use crate::limits::{self, CallLimits};
@@ -507,72 +507,24 @@ impl ServerConfig {
         self.max_encoding_message_size = Some(limit);
     }
 
-    /// Prepares one call: records which request messages arrive compressed (a
-    /// [`ReceivedCompression`] in the request's extensions), picks the encoding of
-    /// the responses, and runs the call under its deadline and [`Cancellation`].
-    fn serve<B, Req, Resp, C, Fut>(
-        &self,
-        mut request: http::Request<B>,
-        call: C,
-    ) -> BoxFuture<http::Response<BoxBody>, Infallible>
-    where
-        B: RequestBody,
-        Req: Message,
-        Resp: Message,
-        C: FnOnce(tonic::server::Grpc<Codec<Resp, Req>>, http::Request<ScanBody<B>>) -> Fut,
-        Fut: Future<Output = http::Response<BoxBody>> + Send + 'static,
-    {
-        let deadline = match deadline::server_deadline(request.headers()) {
-            Ok(deadline) => deadline,
-            Err(status) => return Box::pin(std::future::ready(Ok(status.into_http()))),
-        };
-        let cancellation = Cancellation::new();
-        request.extensions_mut().insert(cancellation.clone());
-        if let Some(deadline) = deadline {
-            request.extensions_mut().insert(deadline);
+    fn limits(&self) -> CallLimits {
+        CallLimits {
+            receive: self.max_decoding_message_size,
+            send: self.max_encoding_message_size,
         }
-        let limits = request
-            .extensions()
-            .get::<CallLimits>()
-            .copied()
-            .unwrap_or_default()
-            .or(CallLimits {
-                receive: self.max_decoding_message_size,
-                send: self.max_encoding_message_size,
-            });
-        let received = ReceivedCompression::new();
-        request.extensions_mut().insert(received.clone());
-        let outgoing =
-            compression::negotiate(request.headers(), self.send).map(compression::Outgoing::new);
-        let codec = Codec::new(outgoing.clone(), received.clone(), limits.send());
-        let oversized = codec.oversized();
-        let grpc = tonic::server::Grpc::new(codec)
-            // The codec compresses responses itself, message by message.
-            .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
-            // The body and codec check sizes first, answering RESOURCE_EXHAUSTED;
-            // the transport's receive check stays as the backstop after
-            // decompression.
-            .apply_max_message_size_config(Some(limits.receive_limit()), None);
-        let receive_limit = limits.receive_limit();
-        let call = call(
-            grpc,
-            request.map(|body| ScanBody::new(body, received, receive_limit)),
-        );
-        let served = ServedCall::new(
-            async move {
-                finish(call.await, outgoing)
-                    .map(|body| BoxBody::new(limits::OversizedBody::new(body, oversized)))
-            },
-            deadline,
-            cancellation,
-        );
-        Box::pin(async move { Ok(served.await) })
+    }
+
+    /// Starts one call, or answers it at once when its head is refused.
+    fn start<B>(&self, request: &mut http::Request<B>) -> Result<Call, ResponseFuture> {
+        Call::start(request, self.accept, self.send, self.limits()).map_err(
+            |status| -> ResponseFuture { Box::pin(std::future::ready(Ok(status.into_http()))) },
+        )
     }
 
     /// Serves one unary call with `handler`.
     pub fn unary<B, Req, Resp, F, Fut>(
         &self,
-        request: http::Request<B>,
+        mut request: http::Request<B>,
         handler: F,
     ) -> BoxFuture<http::Response<BoxBody>, Infallible>
     where
@@ -582,15 +534,25 @@ impl ServerConfig {
         F: FnOnce(Request<Req>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
-        self.serve::<B, Req, Resp, _, _>(request, move |mut grpc, request| async move {
-            grpc.unary(Handler(Some(handler)), request).await
+        let call = match self.start(&mut request) {
+            Ok(call) => call,
+            Err(answered) => return answered,
+        };
+        let (head, body) = request.into_parts();
+        Box::pin(async move {
+            let work = async {
+                let (message, received) = call::read_one::<B, Req>(body, &call).await?;
+                let response = handler(call::request(head, message, received)).await;
+                call.answer_one(response)
+            };
+            Ok(call.run(work).await)
         })
     }
 
     /// Serves one server-streaming call with `handler`.
     pub fn server_streaming<B, Req, Resp, F, Fut>(
         &self,
-        request: http::Request<B>,
+        mut request: http::Request<B>,
         handler: F,
     ) -> BoxFuture<http::Response<BoxBody>, Infallible>
     where
@@ -600,15 +562,25 @@ impl ServerConfig {
         F: FnOnce(Request<Req>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
     {
-        self.serve::<B, Req, Resp, _, _>(request, move |mut grpc, request| async move {
-            grpc.server_streaming(Handler(Some(handler)), request).await
+        let call = match self.start(&mut request) {
+            Ok(call) => call,
+            Err(answered) => return answered,
+        };
+        let (head, body) = request.into_parts();
+        Box::pin(async move {
+            let work = async {
+                let (message, received) = call::read_one::<B, Req>(body, &call).await?;
+                let response = handler(call::request(head, message, received)).await;
+                call.answer_stream(response)
+            };
+            Ok(call.run(work).await)
         })
     }
 
     /// Serves one client-streaming call with `handler`.
     pub fn client_streaming<B, Req, Resp, F, Fut>(
         &self,
-        request: http::Request<B>,
+        mut request: http::Request<B>,
         handler: F,
     ) -> BoxFuture<http::Response<BoxBody>, Infallible>
     where
@@ -618,15 +590,25 @@ impl ServerConfig {
         F: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
-        self.serve::<B, Req, Resp, _, _>(request, move |mut grpc, request| async move {
-            grpc.client_streaming(Handler(Some(handler)), request).await
+        let call = match self.start(&mut request) {
+            Ok(call) => call,
+            Err(answered) => return answered,
+        };
+        let (head, body) = request.into_parts();
+        Box::pin(async move {
+            let work = async {
+                let (messages, received) = request_stream::<B, Req>(body, &call);
+                let response = handler(call::request(head, messages, received)).await;
+                call.answer_one(response)
+            };
+            Ok(call.run(work).await)
         })
     }
 
     /// Serves one bidirectional streaming call with `handler`.
     pub fn streaming<B, Req, Resp, F, Fut>(
         &self,
-        request: http::Request<B>,
+        mut request: http::Request<B>,
         handler: F,
     ) -> BoxFuture<http::Response<BoxBody>, Infallible>
     where
@@ -636,89 +618,44 @@ impl ServerConfig {
         F: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
     {
-        self.serve::<B, Req, Resp, _, _>(request, move |mut grpc, request| async move {
-            grpc.streaming(Handler(Some(handler)), request).await
+        let call = match self.start(&mut request) {
+            Ok(call) => call,
+            Err(answered) => return answered,
+        };
+        let (head, body) = request.into_parts();
+        Box::pin(async move {
+            let work = async {
+                let (messages, received) = request_stream::<B, Req>(body, &call);
+                let response = handler(call::request(head, messages, received)).await;
+                call.answer_stream(response)
+            };
+            Ok(call.run(work).await)
         })
     }
+}
+
+/// The future of a served call.
+type ResponseFuture = BoxFuture<http::Response<BoxBody>, Infallible>;
+
+/// The stream of request messages of a client-streaming or bidirectional call.
+fn request_stream<B: RequestBody, M: Message>(
+    body: B,
+    call: &Call,
+) -> (Streaming<M>, ReceivedCompression) {
+    let received = ReceivedCompression::new();
+    let limit = call.receive_limit();
+    let messages = Streaming::new_request(
+        compression::decoder::<M>(received.clone()),
+        ScanBody::new(body, received.clone(), limit),
+        call.receive_encoding(),
+        Some(limit),
+    );
+    (messages, received)
 }
 
 /// Trailers a handler set with [`crate::ResponseExt::trailers_mut`].
 #[derive(Debug, Clone, Default)]
 pub struct Trailers(pub(crate) crate::metadata::MetadataMap);
-
-/// Completes a served call's response: appends the handler's trailers to the
-/// trailers frame the codec writes and, when responses can be compressed, names
-/// the encoding, applies the handler's [`SendCompression`] and marks the
-/// compressed messages.
-fn finish(
-    mut response: http::Response<BoxBody>,
-    outgoing: Option<Arc<compression::Outgoing>>,
-) -> http::Response<BoxBody> {
-    if let Some(Trailers(extra)) = response.extensions_mut().remove::<Trailers>()
-        && !extra.is_empty()
-    {
-        response = response.map(|inner| {
-            BoxBody::new(TrailersBody {
-                inner,
-                extra: Some(extra.into_headers()),
-            })
-        });
-    }
-    let choice = response.extensions_mut().remove::<SendCompression>();
-    // A trailers-only response (the call failed before any message) has no messages.
-    if let Some(outgoing) = outgoing
-        && !response.headers().contains_key("grpc-status")
-    {
-        // The body encodes lazily, so the handler's choice is in place before the
-        // first message.
-        if let Some(choice) = choice {
-            outgoing.follow(choice);
-        }
-        response
-            .headers_mut()
-            .insert("grpc-encoding", outgoing.header_value());
-        response = response.map(|body| BoxBody::new(MarkBody::new(body, outgoing)));
-    }
-    response
-}
-
-struct TrailersBody {
-    inner: BoxBody,
-    extra: Option<http::HeaderMap>,
-}
-
-impl http_body::Body for TrailersBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
-        let frame = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx));
-        Poll::Ready(frame.map(|frame| {
-            frame.map(|frame| match frame.into_trailers() {
-                Ok(mut trailers) => {
-                    if let Some(extra) = self.extra.take() {
-                        for (name, value) in extra.iter() {
-                            trailers.append(name.clone(), value.clone());
-                        }
-                    }
-                    http_body::Frame::trailers(trailers)
-                }
-                Err(frame) => frame,
-            })
-        }))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
 
 /// Answers a call to a method this server does not have with UNIMPLEMENTED.
 pub fn unimplemented<B>(
@@ -733,29 +670,6 @@ pub fn unimplemented_method<T>(method: &str) -> std::future::Ready<Result<T, Sta
     std::future::ready(Err(Status::unimplemented(format!(
         "method {method} is not implemented by this server"
     ))))
-}
-
-/// Adapts a one-shot handler to the service shape tonic's server codec calls.
-struct Handler<F>(Option<F>);
-
-impl<F, R, Fut, T> Service<R> for Handler<F>
-where
-    F: FnOnce(R) -> Fut,
-    Fut: Future<Output = Result<Response<T>, Status>>,
-{
-    type Response = Response<T>;
-    type Error = Status;
-    type Future = reserved::Checked<Fut>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: R) -> Self::Future {
-        // tonic's server codec calls each handler exactly once per request.
-        let handler = self.0.take().expect("a call handler runs once");
-        reserved::Checked::new(handler(request))
-    }
 }
 
 #[cfg(test)]

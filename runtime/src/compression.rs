@@ -179,6 +179,16 @@ impl ReceivedCompression {
         self.lock().last
     }
 
+    /// The record of a call that received one message, compressed or not.
+    pub(crate) fn of_one(compressed: bool) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(Received {
+                arrived: VecDeque::new(),
+                last: Some(compressed),
+            })),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Received> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -206,6 +216,92 @@ const SUPPORTED: &[CompressionEncoding] = &[
 /// Whether the runtime can compress messages with `encoding`.
 pub(crate) fn supported(encoding: CompressionEncoding) -> bool {
     SUPPORTED.contains(&encoding)
+}
+
+/// The encodings of `enabled` the runtime can decompress, for a server's
+/// `grpc-encoding` check.
+pub(crate) fn accepted(enabled: EnabledCompressionEncodings) -> Vec<CompressionEncoding> {
+    SUPPORTED
+        .iter()
+        .copied()
+        .filter(|encoding| enabled.is_enabled(*encoding))
+        .collect()
+}
+
+/// Decompresses one message compressed with `encoding`; a result over `limit`
+/// bytes is refused with RESOURCE_EXHAUSTED before it is all inflated.
+pub(crate) fn decompress(
+    encoding: CompressionEncoding,
+    input: &[u8],
+    limit: usize,
+) -> Result<Bytes, Status> {
+    use std::io::Read as _;
+    let bad = |err: std::io::Error| {
+        Status::internal(format!("decompressing a {encoding} message: {err}"))
+    };
+    let bound = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    let mut out = Vec::new();
+    match encoding {
+        #[cfg(feature = "gzip")]
+        CompressionEncoding::Gzip => {
+            flate2::read::GzDecoder::new(input)
+                .take(bound)
+                .read_to_end(&mut out)
+                .map_err(bad)?;
+        }
+        #[cfg(feature = "zstd")]
+        CompressionEncoding::Zstd => {
+            zstd::stream::read::Decoder::new(input)
+                .map_err(bad)?
+                .take(bound)
+                .read_to_end(&mut out)
+                .map_err(bad)?;
+        }
+        _ => {
+            let _ = (input, bound, &mut out);
+            return Err(Status::unimplemented(format!(
+                "rust-grpc cannot decompress {encoding}"
+            )));
+        }
+    }
+    if out.len() > limit {
+        return Err(Status::resource_exhausted(format!(
+            "received message larger than max after decompression (over {limit} bytes)"
+        )));
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Compresses `input` with `encoding`, appending to `out`.
+pub(crate) fn compress_into(
+    encoding: CompressionEncoding,
+    input: &[u8],
+    out: impl bytes::BufMut,
+) -> std::io::Result<()> {
+    match encoding {
+        #[cfg(feature = "gzip")]
+        CompressionEncoding::Gzip => {
+            use std::io::Write as _;
+            let mut gzip = flate2::write::GzEncoder::new(
+                bytes::BufMut::writer(out),
+                flate2::Compression::new(6),
+            );
+            gzip.write_all(input)?;
+            gzip.finish().map(drop)
+        }
+        #[cfg(feature = "zstd")]
+        CompressionEncoding::Zstd => zstd::stream::copy_encode(
+            input,
+            bytes::BufMut::writer(out),
+            zstd::DEFAULT_COMPRESSION_LEVEL,
+        ),
+        _ => {
+            let _ = (input, out);
+            Err(std::io::Error::other(format!(
+                "rust-grpc cannot compress with {encoding}"
+            )))
+        }
+    }
 }
 
 /// The encoding a server compresses its responses with: the first one in the
@@ -263,38 +359,6 @@ impl Outgoing {
         self.compressed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Compresses `input` with `encoding` into `out`.
-fn compress(
-    encoding: CompressionEncoding,
-    input: &[u8],
-    out: &mut EncodeBuf<'_>,
-) -> std::io::Result<()> {
-    match encoding {
-        #[cfg(feature = "gzip")]
-        CompressionEncoding::Gzip => {
-            use std::io::Write as _;
-            let mut gzip = flate2::write::GzEncoder::new(
-                bytes::BufMut::writer(out),
-                flate2::Compression::new(6),
-            );
-            gzip.write_all(input)?;
-            gzip.finish().map(drop)
-        }
-        #[cfg(feature = "zstd")]
-        CompressionEncoding::Zstd => zstd::stream::copy_encode(
-            input,
-            bytes::BufMut::writer(out),
-            zstd::DEFAULT_COMPRESSION_LEVEL,
-        ),
-        _ => {
-            let _ = (input, out);
-            Err(std::io::Error::other(format!(
-                "rust-grpc cannot compress with {encoding}"
-            )))
-        }
     }
 }
 
@@ -383,7 +447,7 @@ impl<E: Message> tonic::codec::Encoder for Encoder<E> {
         if compressed {
             self.scratch.clear();
             item.encode(&mut self.scratch).map_err(encode_error)?;
-            compress(outgoing.encoding, &self.scratch, dst)
+            compress_into(outgoing.encoding, &self.scratch, dst)
                 .map_err(|err| Status::internal(format!("compressing: {err}")))?;
         } else {
             item.encode(dst).map_err(encode_error)?;
@@ -408,6 +472,14 @@ impl<D: Message> tonic::codec::Decoder for Decoder<D> {
         D::decode(src)
             .map(Some)
             .map_err(|err| Status::internal(err.to_string()))
+    }
+}
+
+/// The decoder of a server's request stream, recording into `received`.
+pub(crate) fn decoder<D>(received: ReceivedCompression) -> Decoder<D> {
+    Decoder {
+        received,
+        _message: PhantomData,
     }
 }
 

@@ -34,14 +34,10 @@
 //! ```
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, ready};
-
-use bytes::Bytes;
+use std::task::{Context, Poll};
 
 use crate::Status;
-use crate::codegen::BoxBody;
 
 /// The most bytes a received message may have unless a limit says otherwise
 /// (grpc-go's default): 4 MiB.
@@ -134,51 +130,6 @@ impl Oversized {
     /// `status`, or RESOURCE_EXHAUSTED if a message was refused.
     pub(crate) fn fix(&self, status: Status) -> Status {
         self.status().unwrap_or(status)
-    }
-}
-
-/// A served response body whose trailers say RESOURCE_EXHAUSTED when a response
-/// message was refused for its size.
-pub(crate) struct OversizedBody {
-    inner: BoxBody,
-    oversized: Oversized,
-}
-
-impl OversizedBody {
-    pub(crate) fn new(inner: BoxBody, oversized: Oversized) -> Self {
-        Self { inner, oversized }
-    }
-}
-
-impl http_body::Body for OversizedBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        Poll::Ready(frame.map(|frame| {
-            frame.map(|frame| match frame.into_trailers() {
-                Ok(mut trailers) => {
-                    if let Some(status) = self.oversized.status() {
-                        trailers.remove("grpc-status-details-bin");
-                        let _ = status.add_header(&mut trailers);
-                    }
-                    http_body::Frame::trailers(trailers)
-                }
-                Err(frame) => frame,
-            })
-        }))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }
 

@@ -21,10 +21,6 @@
 //! assert!(!is_reserved("grpc-trace-bin")); // only the names the protocol uses
 //! ```
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
-
 use crate::metadata::MetadataMap;
 use crate::{Response, Status};
 
@@ -116,7 +112,7 @@ pub(crate) fn check_request(metadata: &MetadataMap) -> Result<(), Status> {
 }
 
 /// Refuses a handler's response whose metadata or trailers use a reserved key.
-fn check_response<T>(response: &mut Response<T>) -> Result<(), Status> {
+pub(crate) fn check_response<T>(response: &mut Response<T>) -> Result<(), Status> {
     remove(response.metadata_mut(), REPLACED);
     if let Some(key) = first_reserved(response.metadata(), &[]) {
         return Err(refused(key, "the handler's response"));
@@ -127,31 +123,4 @@ fn check_response<T>(response: &mut Response<T>) -> Result<(), Status> {
         return Err(refused(key, "the handler's trailers"));
     }
     Ok(())
-}
-
-/// A handler's future whose response is refused when its metadata uses a
-/// reserved key.
-pub(crate) struct Checked<F> {
-    inner: Pin<Box<F>>,
-}
-
-impl<F> Checked<F> {
-    pub(crate) fn new(inner: F) -> Self {
-        Self {
-            inner: Box::pin(inner),
-        }
-    }
-}
-
-impl<F, T> Future for Checked<F>
-where
-    F: Future<Output = Result<Response<T>, Status>>,
-{
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let mut response = ready!(self.inner.as_mut().poll(cx))?;
-        check_response(&mut response)?;
-        Poll::Ready(Ok(response))
-    }
 }
