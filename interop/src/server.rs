@@ -56,7 +56,7 @@ pub async fn bind(
 ) -> Result<
     (
         SocketAddr,
-        impl std::future::Future<Output = Result<(), rust_grpc::Error>>,
+        impl std::future::Future<Output = Result<(), rust_grpc::ServeError>>,
     ),
     Box<dyn std::error::Error>,
 > {

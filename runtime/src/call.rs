@@ -21,6 +21,7 @@ use crate::codegen::{BoxBody, Message, RequestBody, Trailers};
 use crate::compression::{self, ReceivedCompression, SendCompression};
 use crate::deadline::{self, Deadline};
 use crate::limits::{self, CallLimits};
+use crate::server::ServerTimeout;
 use crate::{BoxStream, CompressionEncoding, Request, Response, Status, reserved};
 
 /// Response messages are gathered into one DATA frame up to about this many
@@ -48,7 +49,11 @@ impl Call {
         send: EnabledCompressionEncodings,
         server_limits: CallLimits,
     ) -> Result<Self, Status> {
-        let deadline = deadline::server_deadline(request.headers())?;
+        let mut deadline = deadline::server_deadline(request.headers())?;
+        if let Some(ServerTimeout(timeout)) = request.extensions().get().copied() {
+            let server = Deadline::after(timeout);
+            deadline = Some(deadline.map_or(server, |own| own.min(server)));
+        }
         let receive_encoding = receive_encoding(request.headers(), accept)?;
         let send_encoding = compression::negotiate(request.headers(), send);
         let limits = request

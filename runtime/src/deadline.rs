@@ -122,12 +122,6 @@ impl Deadline {
 /// Far enough to be never, near enough not to overflow an `Instant`.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// How much earlier than the transport's own timer a server ends a call whose
-/// deadline passed, so that the call ends with our DEADLINE_EXCEEDED and not the
-/// transport's CANCELLED (tonic's server timer starts a moment before ours and
-/// fires on the same millisecond tick or the next one).
-const SERVER_MARGIN: Duration = Duration::from_millis(1);
-
 /// The deadline of a call a server received, from its `grpc-timeout` header.
 ///
 /// # Errors
@@ -142,7 +136,7 @@ pub(crate) fn server_deadline(headers: &http::HeaderMap) -> Result<Option<Deadli
             "malformed grpc-timeout header {value:?}: expected 1 to 8 digits and a unit (H, M, S, m, u or n)"
         ))
     })?;
-    Ok(Some(Deadline::after(timeout.saturating_sub(SERVER_MARGIN))))
+    Ok(Some(Deadline::after(timeout)))
 }
 
 /// The timeout a `grpc-timeout` header value asks for: at most 8 digits and a

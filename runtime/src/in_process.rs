@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::codegen::{BoxBody, StdError};
-use crate::{Channel, Endpoint, Router};
+use crate::{Channel, Endpoint, Router, Routes};
 
 /// Bytes buffered each way on an in-process connection.
 const BUFFER: usize = 1 << 20;
@@ -28,13 +28,13 @@ const BUFFER: usize = 1 << 20;
 /// Must be called inside a tokio runtime.
 pub fn channel<L, S, B>(router: Router<L>) -> Channel
 where
-    L: tower::Layer<tonic::service::Routes> + Send + 'static,
-    L::Service: tower_service::Service<http::Request<BoxBody>, Response = http::Response<B>, Error = S>
+    L: tower::Layer<Routes, Service = S> + Send + 'static,
+    S: tower_service::Service<http::Request<BoxBody>, Response = http::Response<B>>
         + Clone
         + Send
         + 'static,
-    <L::Service as tower_service::Service<http::Request<BoxBody>>>::Future: Send,
-    S: Into<StdError> + Send,
+    S::Future: Send + 'static,
+    S::Error: Into<StdError> + Send,
     B: http_body::Body<Data = tonic::codegen::Bytes> + Send + 'static,
     B::Error: Into<StdError>,
 {

@@ -9,9 +9,6 @@
 //! When the policy is broken it writes one GOAWAY at a frame boundary of the
 //! outgoing bytes, shuts the write half and ends the reads.
 
-// Wired into the server loop in server.rs.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;

@@ -45,6 +45,8 @@ pub mod reflection;
 pub mod reserved;
 mod server;
 mod shutdown;
+#[cfg(feature = "tls")]
+mod tls;
 pub mod trace;
 pub mod unix;
 
@@ -53,18 +55,18 @@ use std::pin::Pin;
 pub use prost;
 pub use prost_types;
 pub use server::{
-    DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
-    DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS, Server,
+    DEFAULT_KEEPALIVE_MIN_TIME, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
+    DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS, Router,
+    Routes, ServeError, Server,
 };
-/// A server with its services, ready to serve; the type `Server::builder()` starts.
-pub type Router<L = tower::layer::util::Stack<trace::TraceLayer, tower::layer::util::Identity>> =
-    tonic::transport::server::Router<L>;
 pub use shutdown::{Shutdown, ShutdownLayer, ShutdownService};
+#[cfg(feature = "tls")]
+pub use tls::{Identity, ServerTlsConfig};
 pub use tonic::codec::CompressionEncoding;
 pub use tonic::metadata;
 pub use tonic::service::Interceptor;
 #[cfg(feature = "tls")]
-pub use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+pub use tonic::transport::{Certificate, ClientTlsConfig};
 pub use tonic::transport::{Channel, Endpoint, Error};
 pub use tonic::{
     Code, Extensions, IntoRequest, IntoStreamingRequest, Request, Response, Status, Streaming,

@@ -73,7 +73,7 @@ async fn a_client_causing_too_many_resets_is_cut_off() {
 #[tokio::test]
 async fn without_the_guard_the_same_flood_is_tolerated() {
     // What tonic's own default does: the limit switched off.
-    let mut builder = Server::builder().http2_max_local_error_reset_streams(None);
+    let builder = Server::builder().http2_max_local_error_reset_streams(None);
     let addr = serve(builder.add_service(EchoServer::new(Idle))).await;
 
     let ended = flood(addr, DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS + 64).await;

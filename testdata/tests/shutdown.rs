@@ -46,7 +46,7 @@ struct Running {
     client: EchoClient,
     shutdown: Shutdown,
     started: mpsc::UnboundedReceiver<()>,
-    server: JoinHandle<Result<(), rust_grpc::Error>>,
+    server: JoinHandle<Result<(), rust_grpc::ServeError>>,
     addr: String,
 }
 

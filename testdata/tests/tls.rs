@@ -242,7 +242,7 @@ async fn mutual_tls_server_accepts_a_client_certificate_its_ca_signed() {
         format!("https://{addr}"),
         trusting(&ca)
             .domain_name("localhost")
-            .identity(client.identity()),
+            .identity(client.identity().into()),
     )
     .await
     .unwrap();
@@ -280,7 +280,7 @@ async fn mutual_tls_server_refuses_a_client_certificate_from_another_ca() {
         format!("https://{addr}"),
         trusting(&ca)
             .domain_name("localhost")
-            .identity(stranger.identity()),
+            .identity(stranger.identity().into()),
     )
     .await
     .unwrap_err();
