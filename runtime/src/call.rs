@@ -166,7 +166,7 @@ impl Call {
             .insert(http::header::CONTENT_TYPE, GRPC_CONTENT_TYPE.clone());
         if let Some(encoding) = self.send_encoding {
             head.headers
-                .insert("grpc-encoding", header_value(encoding.to_string()));
+                .insert(GRPC_ENCODING, header_value(encoding.to_string()));
         }
         http::Response::from_parts(head, body)
     }
@@ -203,6 +203,9 @@ impl Drop for Unanswered {
     }
 }
 
+const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+
 static GRPC_CONTENT_TYPE: http::HeaderValue = http::HeaderValue::from_static("application/grpc");
 
 fn header_value(value: String) -> http::HeaderValue {
@@ -219,7 +222,7 @@ fn receive_encoding(
     headers: &http::HeaderMap,
     accept: EnabledCompressionEncodings,
 ) -> Result<Option<CompressionEncoding>, Status> {
-    let Some(value) = headers.get("grpc-encoding") else {
+    let Some(value) = headers.get(GRPC_ENCODING) else {
         return Ok(None);
     };
     if value.as_bytes() == b"identity" {
@@ -413,7 +416,7 @@ fn prefix_len(len: usize) -> Result<u32, Status> {
 
 /// The trailers of a call that ended OK, with the handler's own.
 fn ok_trailers(mut trailers: http::HeaderMap) -> http::HeaderMap {
-    trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+    trailers.insert(GRPC_STATUS, http::HeaderValue::from_static("0"));
     trailers
 }
 

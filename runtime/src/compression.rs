@@ -304,13 +304,16 @@ pub(crate) fn compress_into(
     }
 }
 
+const GRPC_ACCEPT_ENCODING: http::HeaderName =
+    http::HeaderName::from_static("grpc-accept-encoding");
+
 /// The encoding a server compresses its responses with: the first one in the
 /// client's `grpc-accept-encoding` that the server enabled.
 pub(crate) fn negotiate(
     headers: &http::HeaderMap,
     enabled: EnabledCompressionEncodings,
 ) -> Option<CompressionEncoding> {
-    let accepted = headers.get("grpc-accept-encoding")?.to_str().ok()?;
+    let accepted = headers.get(GRPC_ACCEPT_ENCODING)?.to_str().ok()?;
     accepted.split(',').map(str::trim).find_map(|name| {
         SUPPORTED
             .iter()

@@ -122,13 +122,15 @@ impl Deadline {
 /// Far enough to be never, near enough not to overflow an `Instant`.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
+const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+
 /// The deadline of a call a server received, from its `grpc-timeout` header.
 ///
 /// # Errors
 ///
 /// A malformed header is answered with INTERNAL, as grpc-go answers it.
 pub(crate) fn server_deadline(headers: &http::HeaderMap) -> Result<Option<Deadline>, Status> {
-    let Some(value) = headers.get("grpc-timeout") else {
+    let Some(value) = headers.get(GRPC_TIMEOUT) else {
         return Ok(None);
     };
     let timeout = parse_grpc_timeout(value).ok_or_else(|| {

@@ -113,6 +113,14 @@ pub(crate) fn check_request(metadata: &MetadataMap) -> Result<(), Status> {
 
 /// Refuses a handler's response whose metadata or trailers use a reserved key.
 pub(crate) fn check_response<T>(response: &mut Response<T>) -> Result<(), Status> {
+    if response.metadata().is_empty()
+        && response
+            .extensions()
+            .get::<crate::codegen::Trailers>()
+            .is_none()
+    {
+        return Ok(());
+    }
     remove(response.metadata_mut(), REPLACED);
     if let Some(key) = first_reserved(response.metadata(), &[]) {
         return Err(refused(key, "the handler's response"));

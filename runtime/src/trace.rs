@@ -14,15 +14,16 @@
 //!
 //! Servers built on tonic's own builder can add it with `.layer(TraceLayer)`.
 
+use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use tonic::codegen::Bytes;
 use tracing::Span;
 
-use crate::codegen::{BoxBody, BoxFuture, StdError};
-use crate::{Code, Status};
+use crate::Code;
+
+const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 
 /// The layer that opens a span per call.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,14 +46,10 @@ pub struct Traced<S> {
 impl<S, B, R> tower_service::Service<http::Request<B>> for Traced<S>
 where
     S: tower_service::Service<http::Request<B>, Response = http::Response<R>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    R: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
-    R::Error: Into<StdError>,
 {
-    type Response = http::Response<BoxBody>;
+    type Response = http::Response<TracedBody<R>>;
     type Error = S::Error;
-    type Future = BoxFuture<Self::Response, Self::Error>;
+    type Future = TracedFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -66,50 +63,44 @@ where
             code = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
+        if span.is_disabled() {
+            // Nobody listens: no clock, no span to carry.
+            return TracedFuture {
+                inner: self.inner.call(request),
+                trace: None,
+            };
+        }
         let peer = request
             .extensions()
             .get::<tonic::transport::server::TcpConnectInfo>()
             .and_then(|info| info.remote_addr());
-        if let Some(peer) = peer.filter(|_| !span.is_disabled()) {
+        if let Some(peer) = peer {
             span.record("peer", tracing::field::display(peer));
         }
         let started = Instant::now();
-        let call = {
+        let inner = {
             let _entered = span.enter();
             self.inner.call(request)
         };
-        Box::pin(async move {
-            let response = call.await?;
-            // A trailers-only answer carries its status in the headers.
-            let code = response
-                .headers()
-                .get("grpc-status")
-                .map(|value| Code::from_bytes(value.as_bytes()));
-            let mut body = TracedBody {
-                inner: None,
+        TracedFuture {
+            inner,
+            trace: Some(Trace {
                 span,
                 started,
                 done: false,
-            };
-            if let Some(code) = code {
-                body.finish(code);
-            }
-            Ok(response.map(|inner| {
-                body.inner = Some(inner);
-                BoxBody::new(body)
-            }))
-        })
+            }),
+        }
     }
 }
 
-struct TracedBody<R> {
-    inner: Option<R>,
+/// The span of one call until its status is known.
+struct Trace {
     span: Span,
     started: Instant,
     done: bool,
 }
 
-impl<R> TracedBody<R> {
+impl Trace {
     fn finish(&mut self, code: Code) {
         if !self.done {
             self.done = true;
@@ -120,54 +111,88 @@ impl<R> TracedBody<R> {
     }
 }
 
-impl<R> Drop for TracedBody<R> {
+impl Drop for Trace {
     fn drop(&mut self) {
         // The client went away before the status was sent.
         self.finish(Code::Cancelled);
     }
 }
 
+pin_project_lite::pin_project! {
+    /// The future of a traced call.
+    pub struct TracedFuture<F> {
+        #[pin]
+        inner: F,
+        trace: Option<Trace>,
+    }
+}
+
+impl<F, R, E> Future for TracedFuture<F>
+where
+    F: Future<Output = Result<http::Response<R>, E>>,
+{
+    type Output = Result<http::Response<TracedBody<R>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let mut trace = this.trace.take();
+        if let Some(trace) = &mut trace
+            // A trailers-only answer carries its status in the headers.
+            && let Some(code) = response.headers().get(GRPC_STATUS)
+        {
+            trace.finish(Code::from_bytes(code.as_bytes()));
+        }
+        Poll::Ready(Ok(response.map(|inner| TracedBody { inner, trace })))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response body of a traced call: records the status from its trailers.
+    pub struct TracedBody<R> {
+        #[pin]
+        inner: R,
+        trace: Option<Trace>,
+    }
+}
+
 impl<R> http_body::Body for TracedBody<R>
 where
-    R: http_body::Body<Data = Bytes> + Unpin,
-    R::Error: Into<StdError>,
+    R: http_body::Body,
 {
-    type Data = Bytes;
-    type Error = Status;
+    type Data = R::Data;
+    type Error = R::Error;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
-        let Some(inner) = self.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let frame = std::task::ready!(Pin::new(inner).poll_frame(cx));
-        match &frame {
-            Some(Ok(frame)) => {
-                if let Some(code) = frame
-                    .trailers_ref()
-                    .and_then(|trailers| trailers.get("grpc-status"))
-                    .map(|value| Code::from_bytes(value.as_bytes()))
-                {
-                    self.finish(code);
+    ) -> Poll<Option<Result<http_body::Frame<R::Data>, R::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if let Some(trace) = this.trace {
+            match &frame {
+                Some(Ok(frame)) => {
+                    if let Some(code) = frame
+                        .trailers_ref()
+                        .and_then(|trailers| trailers.get(GRPC_STATUS))
+                    {
+                        trace.finish(Code::from_bytes(code.as_bytes()));
+                    }
                 }
+                Some(Err(_)) => trace.finish(Code::Internal),
+                None => {}
             }
-            Some(Err(_)) => self.finish(Code::Internal),
-            None => {}
         }
-        Poll::Ready(frame.map(|frame| frame.map_err(|error| Status::from_error(error.into()))))
+        Poll::Ready(frame)
     }
 
     // Forwarded so that an error status with no messages still goes out as one
     // HEADERS frame that ends the stream (grpc-go and C-core reject an empty DATA).
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(R::is_end_stream)
+        self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner
-            .as_ref()
-            .map_or_else(|| http_body::SizeHint::with_exact(0), R::size_hint)
+        self.inner.size_hint()
     }
 }
