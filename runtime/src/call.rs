@@ -87,10 +87,13 @@ impl Call {
 
     /// Runs `work` (reading the request, the handler, building the response head)
     /// under the call's deadline, recording a cancellation if it is dropped first.
-    pub(crate) async fn run<F>(&self, work: F) -> http::Response<BoxBody>
-    where
-        F: Future<Output = Result<Answer, Status>>,
-    {
+    ///
+    /// The work comes as a trait object so that this runs as one function for
+    /// every method, not one copy per method.
+    pub(crate) async fn run(
+        &self,
+        work: Pin<&mut (dyn Future<Output = Result<Answer, Status>> + Send)>,
+    ) -> http::Response<BoxBody> {
         let guard = Unanswered(Some(self.cancellation.clone()));
         let answer = match self.deadline {
             Some(deadline) => match tokio::time::timeout_at(deadline.at, work).await {
@@ -127,15 +130,9 @@ impl Call {
         let (head, message, trailers, choice) = split(response?)?;
         let encoding = self.send_encoding.filter(|_| choice.get().unwrap_or(true));
         let data = encode(&message, encoding, self.send_limit)?;
-        let body = Encoded::<M> {
-            messages: None,
+        let body = Single {
             data: Some(data),
             trailers: Some(ok_trailers(trailers)),
-            send_encoding: None,
-            choice,
-            send_limit: None,
-            deadline: None,
-            cancellation: None,
         };
         Ok(Answer::One(self.head(head, BoxBody::new(body))))
     }
@@ -148,7 +145,6 @@ impl Call {
         let (head, messages, trailers, choice) = split(response?)?;
         let body = Encoded {
             messages: Some(messages),
-            data: None,
             trailers: Some(trailers),
             send_encoding: self.send_encoding,
             choice,
@@ -262,6 +258,16 @@ pub(crate) async fn read_one<B: RequestBody, M: Message>(
     body: B,
     call: &Call,
 ) -> Result<(M, ReceivedCompression), Status> {
+    let (payload, compressed) = read_payload(body, call).await?;
+    let message =
+        M::decode(payload).map_err(|err| Status::internal(format!("decoding request: {err}")))?;
+    Ok((message, ReceivedCompression::of_one(compressed)))
+}
+
+/// Reads the one framed request message and returns its bytes, decompressed,
+/// and whether it arrived compressed. Generic over the body only, which is the
+/// same type for every method of a server.
+async fn read_payload<B: RequestBody>(body: B, call: &Call) -> Result<(Bytes, bool), Status> {
     let mut body = std::pin::pin!(body);
     let limit = call.receive_limit;
     // The common case, one DATA frame holding the whole message, is not copied.
@@ -325,9 +331,7 @@ pub(crate) async fn read_one<B: RequestBody, M: Message>(
             )));
         }
     };
-    let message =
-        M::decode(payload).map_err(|err| Status::internal(format!("decoding request: {err}")))?;
-    Ok((message, ReceivedCompression::of_one(flag == 1)))
+    Ok((payload, flag == 1))
 }
 
 /// Turns a decoded request message into the handler's request.
@@ -433,12 +437,36 @@ fn error_response(status: Status) -> http::Response<BoxBody> {
     status.into_http()
 }
 
+/// The response body of a call with one response message: that message, then
+/// the trailers.
+struct Single {
+    data: Option<Bytes>,
+    trailers: Option<http::HeaderMap>,
+}
+
+impl http_body::Body for Single {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+        if let Some(data) = self.data.take() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(data))));
+        }
+        Poll::Ready(self.trailers.take().map(|t| Ok(http_body::Frame::trailers(t))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none() && self.trailers.is_none()
+    }
+}
+
 /// A served call's response body: the encoded messages, then the trailers.
 struct Encoded<M> {
     /// The handler's messages still to come.
     messages: Option<BoxStream<M>>,
-    /// Encoded bytes to send before the trailers.
-    data: Option<Bytes>,
     /// The trailers to send last; before the end of the messages, the ones the
     /// handler set.
     trailers: Option<http::HeaderMap>,
@@ -475,9 +503,6 @@ impl<M: Message> http_body::Body for Encoded<M> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
         let this = &mut *self;
-        if let Some(data) = this.data.take() {
-            return Poll::Ready(Some(Ok(http_body::Frame::data(data))));
-        }
         let Some(messages) = &mut this.messages else {
             return Poll::Ready(
                 this.trailers
@@ -535,7 +560,7 @@ impl<M: Message> http_body::Body for Encoded<M> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.messages.is_none() && self.data.is_none() && self.trailers.is_none()
+        self.messages.is_none() && self.trailers.is_none()
     }
 }
 

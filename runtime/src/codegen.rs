@@ -545,7 +545,7 @@ impl ServerConfig {
                 let response = handler(call::request(head, message, received)).await;
                 call.answer_one(response)
             };
-            Ok(call.run(work).await)
+            Ok(call.run(std::pin::pin!(work)).await)
         })
     }
 
@@ -573,7 +573,7 @@ impl ServerConfig {
                 let response = handler(call::request(head, message, received)).await;
                 call.answer_stream(response)
             };
-            Ok(call.run(work).await)
+            Ok(call.run(std::pin::pin!(work)).await)
         })
     }
 
@@ -601,7 +601,7 @@ impl ServerConfig {
                 let response = handler(call::request(head, messages, received)).await;
                 call.answer_one(response)
             };
-            Ok(call.run(work).await)
+            Ok(call.run(std::pin::pin!(work)).await)
         })
     }
 
@@ -629,7 +629,7 @@ impl ServerConfig {
                 let response = handler(call::request(head, messages, received)).await;
                 call.answer_stream(response)
             };
-            Ok(call.run(work).await)
+            Ok(call.run(std::pin::pin!(work)).await)
         })
     }
 }
