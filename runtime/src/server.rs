@@ -69,6 +69,31 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Ok(())
 /// # }
 /// ```
+///
+/// Keepalive, as a grpc-go server sets it up:
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (_, health) = rust_grpc::health::health_service();
+/// use std::time::Duration;
+///
+/// rust_grpc::Server::builder()
+///     // Ping quiet clients every 30 s; drop them if no answer comes in 10 s.
+///     .http2_keepalive_interval(Some(Duration::from_secs(30)))
+///     .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+///     // Clients may ping every 10 s, also between calls; faster gets GOAWAY too_many_pings.
+///     .keepalive_min_ping_interval(Some(Duration::from_secs(10)))
+///     .keepalive_permit_without_calls(true)
+///     // GOAWAY after 5 idle minutes, and after 30 minutes in any case (with 1 minute to finish).
+///     .max_connection_idle(Duration::from_secs(300))
+///     .max_connection_age(Duration::from_secs(1800))
+///     .max_connection_age_grace(Duration::from_secs(60))
+///     .add_service(health)
+///     .serve("127.0.0.1:50051".parse()?)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Server<L = Stack<TraceLayer, Identity>> {
     settings: Settings,
