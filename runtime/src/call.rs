@@ -455,7 +455,11 @@ impl http_body::Body for Single {
         if let Some(data) = self.data.take() {
             return Poll::Ready(Some(Ok(http_body::Frame::data(data))));
         }
-        Poll::Ready(self.trailers.take().map(|t| Ok(http_body::Frame::trailers(t))))
+        Poll::Ready(
+            self.trailers
+                .take()
+                .map(|t| Ok(http_body::Frame::trailers(t))),
+        )
     }
 
     fn is_end_stream(&self) -> bool {
