@@ -29,6 +29,7 @@ use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto, Fil
 use tokio_stream::StreamExt as _;
 
 pub use crate::generated::grpc::reflection::{v1, v1alpha};
+use crate::server::ServedServices;
 use crate::{BoxStream, Code, Request, Response, Status, Streaming};
 
 use v1::server_reflection_request::MessageRequest;
@@ -60,7 +61,9 @@ impl Reflection {
     /// Serves the services and types of `sets`, encoded `FileDescriptorSet`s such
     /// as generated code's `FILE_DESCRIPTOR_SET` or `FILE_DESCRIPTOR_SETS`.
     ///
-    /// Every service in the sets is listed, plus the reflection service itself.
+    /// A [`Server`](crate::Server) lists the services it serves, as grpc-go
+    /// does; served elsewhere (a tonic router), every service in the sets is
+    /// listed, plus the reflection service itself.
     ///
     /// # Errors
     ///
@@ -202,7 +205,7 @@ impl Index {
         Some(order)
     }
 
-    fn answer(&self, request: &MessageRequest) -> MessageResponse {
+    fn answer(&self, request: &MessageRequest, served: Option<&ServedServices>) -> MessageResponse {
         let files = |found: Option<Vec<Vec<u8>>>, what: String| match found {
             Some(file_descriptor_proto) => {
                 MessageResponse::FileDescriptorResponse(v1::FileDescriptorResponse {
@@ -254,20 +257,29 @@ impl Index {
                 })
             }
             MessageRequest::ListServices(_) => {
+                let names: BTreeSet<String> = match served {
+                    Some(ServedServices(served)) => {
+                        served.iter().map(|name| (*name).to_owned()).collect()
+                    }
+                    None => self.services.clone(),
+                };
                 MessageResponse::ListServicesResponse(v1::ListServiceResponse {
-                    service: self
-                        .services
-                        .iter()
-                        .map(|name| v1::ServiceResponse { name: name.clone() })
+                    service: names
+                        .into_iter()
+                        .map(|name| v1::ServiceResponse { name })
                         .collect(),
                 })
             }
         }
     }
 
-    fn respond(&self, request: v1::ServerReflectionRequest) -> v1::ServerReflectionResponse {
+    fn respond(
+        &self,
+        request: v1::ServerReflectionRequest,
+        served: Option<&ServedServices>,
+    ) -> v1::ServerReflectionResponse {
         let message_response = Some(match &request.message_request {
-            Some(message) => self.answer(message),
+            Some(message) => self.answer(message, served),
             None => MessageResponse::ErrorResponse(v1::ErrorResponse {
                 error_code: Code::InvalidArgument as i32,
                 error_message: "the request names nothing to look up".to_owned(),
@@ -318,9 +330,10 @@ impl v1::server_reflection_server::ServerReflection for Reflection {
         request: Request<Streaming<v1::ServerReflectionRequest>>,
     ) -> Result<Response<BoxStream<v1::ServerReflectionResponse>>, Status> {
         let index = Arc::clone(&self.index);
+        let served = request.extensions().get::<ServedServices>().cloned();
         let responses = request
             .into_inner()
-            .map(move |request| request.map(|request| index.respond(request)));
+            .map(move |request| request.map(|request| index.respond(request, served.as_ref())));
         Ok(Response::new(Box::pin(responses)))
     }
 }
@@ -337,9 +350,10 @@ impl v1alpha::server_reflection_server::ServerReflection for Reflection {
         request: Request<Streaming<v1alpha::ServerReflectionRequest>>,
     ) -> Result<Response<BoxStream<v1alpha::ServerReflectionResponse>>, Status> {
         let index = Arc::clone(&self.index);
+        let served = request.extensions().get::<ServedServices>().cloned();
         let responses = request.into_inner().map(move |request| {
             let request: v1::ServerReflectionRequest = recode(&request?)?;
-            recode(&index.respond(request))
+            recode(&index.respond(request, served.as_ref()))
         });
         Ok(Response::new(Box::pin(responses)))
     }

@@ -917,6 +917,10 @@ impl Routes {
     }
 }
 
+/// The names of the services a server serves, for reflection's list.
+#[derive(Debug, Clone)]
+pub(crate) struct ServedServices(pub(crate) Arc<[&'static str]>);
+
 /// The future of a routed call.
 type RouteFuture = crate::codegen::BoxFuture<http::Response<BoxBody>, Infallible>;
 
@@ -929,29 +933,34 @@ impl Service<http::Request<BoxBody>> for Routes {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: http::Request<BoxBody>) -> RouteFuture {
-        let path = request.uri().path();
-        let service = path
-            .strip_prefix('/')
-            .and_then(|path| path.split_once('/'))
-            .map(|(service, _)| service);
-        let route = service.and_then(|service| {
-            self.routes
-                .iter()
-                .find(|(name, _)| *name == service)
-                .map(|(_, route)| route)
+    fn call(&mut self, mut request: http::Request<BoxBody>) -> RouteFuture {
+        let service = service_name(request.uri().path());
+        let found = service.and_then(|service| {
+            let at = self.routes.iter().position(|(name, _)| *name == service)?;
+            Some((at, service.starts_with("grpc.reflection.")))
         });
-        match route {
-            Some(route) => route.call(request),
-            None => {
-                let status = Status::unimplemented(match service {
-                    Some(service) => format!("unknown service {service}"),
-                    None => format!("malformed method path {path:?}"),
-                });
-                Box::pin(std::future::ready(Ok(status.into_http())))
-            }
+        let Some((at, reflection)) = found else {
+            let path = request.uri().path();
+            let status = Status::unimplemented(match service_name(path) {
+                Some(service) => format!("unknown service {service}"),
+                None => format!("malformed method path {path:?}"),
+            });
+            return Box::pin(std::future::ready(Ok(status.into_http())));
+        };
+        if reflection {
+            // Reflection lists what this server serves.
+            request
+                .extensions_mut()
+                .insert(ServedServices(self.names().into()));
         }
+        self.routes[at].1.call(request)
     }
+}
+
+/// The service part of a `/package.Service/Method` path.
+fn service_name(path: &str) -> Option<&str> {
+    let (service, _) = path.strip_prefix('/')?.split_once('/')?;
+    Some(service)
 }
 
 /// A service of any type behind one interface.
