@@ -431,6 +431,13 @@ where
             .call
             .take()
             .expect("a call future is polled to completion once");
+        if response
+            .headers()
+            .get("grpc-encoding")
+            .is_none_or(|encoding| encoding == "identity")
+        {
+            received.set_plain();
+        }
         Poll::Ready(Ok(response.map(|body| {
             DeadlineBody::new(ScanBody::new(body, received, limit), deadline)
         })))
@@ -642,7 +649,10 @@ fn request_stream<B: RequestBody, M: Message>(
     body: B,
     call: &Call,
 ) -> (Streaming<M>, ReceivedCompression) {
-    let received = ReceivedCompression::new();
+    let received = match call.receive_encoding() {
+        Some(_) => ReceivedCompression::new(),
+        None => ReceivedCompression::plain(),
+    };
     let limit = call.receive_limit();
     let messages = Streaming::new_request(
         compression::decoder::<M>(received.clone()),

@@ -82,7 +82,7 @@
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, ready};
 
@@ -153,16 +153,24 @@ impl SendCompression {
 /// Clones share the same record; for a stream, read it after each message.
 #[derive(Debug, Clone)]
 pub struct ReceivedCompression {
-    state: Arc<Mutex<Received>>,
+    state: Arc<Received>,
 }
 
 #[derive(Debug, Default)]
 struct Received {
+    /// The call has no encoding, so every message arrives plain: no flags to
+    /// queue (a compressed one fails the call).
+    plain: AtomicBool,
     /// Flags of messages that arrived but are not decoded yet, oldest first.
-    arrived: VecDeque<bool>,
-    /// The flag of the message decoded last.
-    last: Option<bool>,
+    arrived: Mutex<VecDeque<bool>>,
+    /// The flag of the message decoded last: `NONE`, `PLAIN_MESSAGE` or
+    /// `COMPRESSED_MESSAGE`.
+    last: AtomicU8,
 }
+
+const NONE: u8 = 0;
+const PLAIN_MESSAGE: u8 = 1;
+const COMPRESSED_MESSAGE: u8 = 2;
 
 impl ReceivedCompression {
     pub(crate) fn new() -> Self {
@@ -171,37 +179,75 @@ impl ReceivedCompression {
         }
     }
 
+    /// The record of a call without an encoding, whose messages all arrive plain.
+    pub(crate) fn plain() -> Self {
+        Self {
+            state: Arc::new(Received {
+                plain: AtomicBool::new(true),
+                ..Received::default()
+            }),
+        }
+    }
+
     /// Whether the message read most recently from this call arrived compressed
     /// (its prefix's compressed flag was set); `None` before the first message.
     ///
     /// For a unary request or response this is the one message.
     pub fn last_message_compressed(&self) -> Option<bool> {
-        self.lock().last
+        match self.state.last.load(Ordering::Acquire) {
+            PLAIN_MESSAGE => Some(false),
+            COMPRESSED_MESSAGE => Some(true),
+            _ => None,
+        }
     }
 
     /// The record of a call that received one message, compressed or not.
     pub(crate) fn of_one(compressed: bool) -> Self {
-        Self {
-            state: Arc::new(Mutex::new(Received {
-                arrived: VecDeque::new(),
-                last: Some(compressed),
-            })),
-        }
+        let received = Self::plain();
+        received.set_last(Some(compressed));
+        received
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Received> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Marks the call as one without an encoding, before its first message.
+    pub(crate) fn set_plain(&self) {
+        self.state.plain.store(true, Ordering::Release);
+    }
+
+    fn is_plain(&self) -> bool {
+        self.state.plain.load(Ordering::Acquire)
+    }
+
+    fn set_last(&self, compressed: Option<bool>) {
+        let value = match compressed {
+            None => NONE,
+            Some(false) => PLAIN_MESSAGE,
+            Some(true) => COMPRESSED_MESSAGE,
+        };
+        self.state.last.store(value, Ordering::Release);
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<bool>> {
+        self.state
+            .arrived
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A message with this flag started arriving.
     fn arrived(&self, flag: u8) {
-        self.lock().arrived.push_back(flag & 1 == 1);
+        if !self.is_plain() {
+            self.queue().push_back(flag & 1 == 1);
+        }
     }
 
     /// The oldest message that arrived has been decoded.
     fn decoded(&self) {
-        let mut state = self.lock();
-        state.last = state.arrived.pop_front();
+        if self.is_plain() {
+            self.set_last(Some(false));
+        } else {
+            let next = self.queue().pop_front();
+            self.set_last(next);
+        }
     }
 }
 
