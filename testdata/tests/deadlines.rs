@@ -1,18 +1,19 @@
 //! Deadlines and cancellation on the server (`rust_grpc::deadline`,
-//! `rust_grpc::cancel`): what the client sees, what goes on the wire and what
-//! the handler sees.
+//! `rust_grpc::cancel`, the server-wide `Server::timeout`): what the client
+//! sees, what goes on the wire and what the handler sees.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use rust_grpc::cancel::{Cancellation, Reason};
 use rust_grpc::deadline::Deadline;
-use rust_grpc::{BoxStream, Request, Response, Server, Status};
+use rust_grpc::{BoxStream, Code, Request, Response, Server, Status};
 use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
 use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
 use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_stream::wrappers::TcpListenerStream;
 
 /// How long any single step may take before a test gives up instead of hanging.
@@ -84,10 +85,14 @@ impl Echo for Deadlines {
 }
 
 async fn serve(service: Deadlines) -> SocketAddr {
+    serve_with(Server::builder(), service).await
+}
+
+async fn serve_with(server: Server, service: Deadlines) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(
-        Server::builder()
+        server
             .add_service(EchoServer::new(service))
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
@@ -150,7 +155,7 @@ fn status_of(headers: &http::HeaderMap, trailers: Option<&http::HeaderMap>) -> S
 
 #[tokio::test]
 async fn a_slow_handler_is_answered_deadline_exceeded_on_the_wire() {
-    // tonic's server timer answers CANCELLED; the spec and grpc-go say 4.
+    // The spec and grpc-go say 4 (tonic's server timer answered CANCELLED).
     let addr = serve(Deadlines::default()).await;
     for _ in 0..5 {
         let (headers, trailers) = raw_call(addr, "/corpus.echo.Echo/Sleep", "100m", SLEEP_2S).await;
@@ -321,4 +326,76 @@ async fn a_stream_whose_client_dropped_it_sees_client_cancelled() {
 
     assert_eq!(first.message, "first");
     assert_eq!(reason, Some(Reason::ClientCancelled));
+}
+
+#[tokio::test]
+async fn a_server_wide_timeout_answers_deadline_exceeded() {
+    let client = client(
+        serve_with(
+            Server::builder().timeout(Duration::from_millis(100)),
+            Deadlines::default(),
+        )
+        .await,
+    )
+    .await;
+    let started = Instant::now();
+
+    // No deadline of the call's own: only the server's timeout can end it.
+    let call = client.sleep(SleepRequest { millis: 2_000 });
+    let status = tokio::time::timeout(PATIENCE, call)
+        .await
+        .expect("the server's timeout never ended the call")
+        .unwrap_err();
+
+    let took = started.elapsed();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(took < Duration::from_secs(1), "ended after {took:?}");
+}
+
+#[tokio::test]
+async fn a_call_deadline_sooner_than_the_server_timeout_still_applies() {
+    let addr = serve_with(
+        Server::builder().timeout(Duration::from_secs(5)),
+        Deadlines::default(),
+    )
+    .await;
+    let started = Instant::now();
+
+    // A bare client: the server's timer, not the client's, ends the call.
+    let (headers, trailers) = raw_call(addr, "/corpus.echo.Echo/Sleep", "100m", SLEEP_2S).await;
+
+    let took = started.elapsed();
+    assert_eq!(status_of(&headers, trailers.as_ref()), "4", "{headers:?}");
+    assert!(took < Duration::from_secs(1), "ended after {took:?}");
+}
+
+#[tokio::test]
+async fn a_handler_sees_the_sooner_of_its_deadline_and_the_server_timeout() {
+    let client = client(
+        serve_with(
+            Server::builder().timeout(Duration::from_secs(2)),
+            Deadlines::default(),
+        )
+        .await,
+    )
+    .await;
+    let left = |timeout: Option<Duration>| {
+        let client = client.clone();
+        async move {
+            let mut call = Request::new(EchoRequest::default());
+            if let Some(timeout) = timeout {
+                call.set_timeout(timeout);
+            }
+            let reply = client.unary(call).await.unwrap().into_inner().message;
+            reply.parse::<u64>().unwrap_or_else(|_| panic!("{reply}"))
+        }
+    };
+
+    let without = left(None).await;
+    let longer = left(Some(Duration::from_secs(30))).await;
+    let shorter = left(Some(Duration::from_millis(500))).await;
+
+    assert!((1_000..=2_000).contains(&without), "{without} ms left");
+    assert!((1_000..=2_000).contains(&longer), "{longer} ms left");
+    assert!(shorter <= 500, "{shorter} ms left");
 }

@@ -1,19 +1,29 @@
-//! Keepalive and connection age, as the server builder and endpoints expose them
-//! (hyper's HTTP/2 pings and tonic's connection age). A pausable TCP proxy
-//! between client and server plays the network that goes silent.
+//! Keepalive and connection limits, as the server builder and endpoints expose
+//! them: hyper's HTTP/2 pings, the server's enforcement of grpc-go's keepalive
+//! policy on client pings, and connection age and idleness. A pausable TCP
+//! proxy between client and server plays the network that goes silent; a
+//! sniffing proxy reports the GOAWAY frames the server sends; a bare client
+//! writes and reads HTTP/2 frames itself where the exact frames matter.
+
+mod python_peer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rust_grpc::{Code, Endpoint, Request, Response, Server, Status};
+use bytes::Bytes;
+use rust_grpc::{BoxStream, Code, Endpoint, Request, Response, Server, Status};
 use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
 use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
 use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+
+/// How long any single step may take before a test gives up instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(5);
 
 struct Sleeper;
 
@@ -29,6 +39,30 @@ impl Echo for Sleeper {
         let millis = u64::try_from(request.get_ref().millis).unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(millis)).await;
         Ok(Response::new(EchoReply::default()))
+    }
+
+    /// `count` replies, 300 ms apart: a call in flight that is mostly silent.
+    async fn server_stream(
+        &self,
+        request: Request<EchoRequest>,
+    ) -> Result<Response<BoxStream<EchoReply>>, Status> {
+        let EchoRequest { message, count } = request.into_inner();
+        let (tx, rx) = mpsc::channel(1);
+        tokio::spawn(async move {
+            for i in 0..count {
+                if i > 0 {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                let reply = EchoReply {
+                    message: format!("{message} {i}"),
+                    metadata: Vec::new(),
+                };
+                if tx.send(Ok(reply)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
 
@@ -163,4 +197,498 @@ async fn max_connection_age_and_grace_end_a_long_call_and_new_calls_reconnect() 
         .await
         .unwrap();
     assert_eq!(reply.into_inner().message, "again");
+}
+
+// A bare HTTP/2 client, for the exact frames of the keepalive enforcement.
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const SETTINGS: u8 = 0x4;
+const PING: u8 = 0x6;
+const GOAWAY: u8 = 0x7;
+const ACK: u8 = 0x1;
+const NO_ERROR: u32 = 0x0;
+const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+/// One HTTP/2 frame.
+#[derive(Debug)]
+struct Frame {
+    kind: u8,
+    flags: u8,
+    payload: Vec<u8>,
+}
+
+impl Frame {
+    fn encode(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+        let mut bytes = vec![len[1], len[2], len[3], kind, flags];
+        bytes.extend_from_slice(&stream.to_be_bytes());
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    /// The frame at the start of `bytes` and its length, once it is all there.
+    fn decode(bytes: &[u8]) -> Option<(Self, usize)> {
+        let header = bytes.get(..9)?;
+        let len =
+            usize::try_from(u32::from_be_bytes([0, header[0], header[1], header[2]])).unwrap();
+        let payload = bytes.get(9..9 + len)?.to_vec();
+        let frame = Self {
+            kind: header[3],
+            flags: header[4],
+            payload,
+        };
+        Some((frame, 9 + len))
+    }
+
+    /// A GOAWAY's last stream id, error code and debug data.
+    fn goaway(&self) -> Option<(u32, u32, &[u8])> {
+        if self.kind != GOAWAY {
+            return None;
+        }
+        let last_stream = u32::from_be_bytes(self.payload[..4].try_into().unwrap()) & 0x7fff_ffff;
+        let code = u32::from_be_bytes(self.payload[4..8].try_into().unwrap());
+        Some((last_stream, code, &self.payload[8..]))
+    }
+}
+
+/// A bare client connection that has exchanged SETTINGS with the server.
+struct RawClient {
+    tcp: TcpStream,
+    read: Vec<u8>,
+}
+
+impl RawClient {
+    async fn connect(addr: std::net::SocketAddr) -> Self {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(PREFACE).await.unwrap();
+        tcp.write_all(&Frame::encode(SETTINGS, 0, 0, &[]))
+            .await
+            .unwrap();
+        let mut client = Self {
+            tcp,
+            read: Vec::new(),
+        };
+        let settings = client.frame().await.expect("the server's SETTINGS");
+        assert_eq!(
+            (settings.kind, settings.flags),
+            (SETTINGS, 0),
+            "{settings:?}"
+        );
+        client
+            .tcp
+            .write_all(&Frame::encode(SETTINGS, ACK, 0, &[]))
+            .await
+            .unwrap();
+        client
+    }
+
+    /// The next frame from the server, or `None` once it has closed the
+    /// connection.
+    async fn frame(&mut self) -> Option<Frame> {
+        loop {
+            if let Some((frame, len)) = Frame::decode(&self.read) {
+                self.read.drain(..len);
+                return Some(frame);
+            }
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout(PATIENCE, self.tcp.read(&mut buf))
+                .await
+                .expect("the server said nothing")
+                .expect("the connection failed instead of closing");
+            if n == 0 {
+                assert!(self.read.is_empty(), "closed mid-frame: {:?}", self.read);
+                return None;
+            }
+            self.read.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Sends a PING carrying `n` and returns what answers it: its ACK, or the
+    /// GOAWAY that ends the connection instead.
+    async fn ping(&mut self, n: u8) -> Frame {
+        self.tcp
+            .write_all(&Frame::encode(PING, 0, 0, &[n; 8]))
+            .await
+            .unwrap();
+        loop {
+            let frame = self.frame().await.expect("closed without an answer");
+            if frame.kind == GOAWAY || (frame.kind == PING && frame.flags & ACK != 0) {
+                return frame;
+            }
+        }
+    }
+
+    /// Sends `count` pings `gap` apart; fails the test unless each is
+    /// answered with its ACK.
+    async fn pings_answered(&mut self, count: u8, gap: Duration) {
+        for n in 1..=count {
+            if n > 1 {
+                tokio::time::sleep(gap).await;
+            }
+            let answer = self.ping(n).await;
+            assert_eq!(
+                (answer.kind, answer.flags, answer.payload.as_slice()),
+                (PING, ACK, &[n; 8][..]),
+                "ping {n} of {count}, {gap:?} apart: {answer:?} {:?}",
+                answer
+                    .goaway()
+                    .map(|(_, _, debug)| String::from_utf8_lossy(debug)),
+            );
+        }
+    }
+
+    /// Fails the test unless the server has closed the connection (after
+    /// frames it still had in flight, such as a second GOAWAY).
+    async fn closed(&mut self) {
+        while let Some(frame) = self.frame().await {
+            assert!(frame.kind != PING, "answered after GOAWAY: {frame:?}");
+        }
+    }
+}
+
+/// Fails the test unless `frame` is GOAWAY ENHANCE_YOUR_CALM `too_many_pings`
+/// with no stream processed.
+fn assert_too_many_pings(frame: &Frame) {
+    let (last_stream, code, debug) = frame.goaway().unwrap_or_else(|| {
+        panic!("answered without GOAWAY: {frame:?}");
+    });
+    assert_eq!(
+        (code, String::from_utf8_lossy(debug).as_ref(), last_stream),
+        (ENHANCE_YOUR_CALM, "too_many_pings", 0),
+        "{frame:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_pinging_too_often_gets_goaway_too_many_pings() {
+    let addr = serve(
+        Server::builder()
+            .keepalive_min_ping_interval(Some(Duration::from_secs(1)))
+            .keepalive_permit_without_calls(true)
+            .add_service(EchoServer::new(Sleeper)),
+    )
+    .await;
+    let mut client = RawClient::connect(addr).await;
+
+    // grpc-go's rule: the first ping is free and two strikes are forgiven.
+    client.pings_answered(3, Duration::ZERO).await;
+    let fourth = client.ping(4).await;
+
+    assert_too_many_pings(&fourth);
+    client.closed().await;
+}
+
+#[tokio::test]
+async fn pings_without_calls_are_refused_by_default() {
+    let addr = serve(
+        Server::builder()
+            .keepalive_min_ping_interval(Some(Duration::from_millis(100)))
+            .add_service(EchoServer::new(Sleeper)),
+    )
+    .await;
+    let mut client = RawClient::connect(addr).await;
+
+    // Twice the minimum interval apart, but with no call in flight.
+    client.pings_answered(3, Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let fourth = client.ping(4).await;
+
+    assert_too_many_pings(&fourth);
+    client.closed().await;
+}
+
+#[tokio::test]
+async fn pings_without_calls_are_allowed_when_permitted() {
+    let addr = serve(
+        Server::builder()
+            .keepalive_min_ping_interval(Some(Duration::from_millis(100)))
+            .keepalive_permit_without_calls(true)
+            .add_service(EchoServer::new(Sleeper)),
+    )
+    .await;
+    let mut client = RawClient::connect(addr).await;
+
+    // The same pings that are refused without the permission.
+    client.pings_answered(6, Duration::from_millis(200)).await;
+}
+
+/// A `SleepRequest` of 1.5 s, framed.
+const SLEEP_1500MS: &[u8] = &[0, 0, 0, 0, 3, 0x08, 0xdc, 0x0b];
+/// An empty `EchoRequest`, framed.
+const EMPTY: &[u8] = &[0, 0, 0, 0, 0];
+
+/// Starts a call on a bare h2 connection; the future resolves to its
+/// `grpc-status`.
+async fn h2_call(
+    client: h2::client::SendRequest<Bytes>,
+    path: &str,
+    message: &'static [u8],
+) -> impl Future<Output = String> {
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::post(format!("http://localhost{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (response, mut body) = client.send_request(request, false).unwrap();
+    body.send_data(Bytes::from_static(message), true).unwrap();
+    async move {
+        let (head, mut body) = response.await.unwrap().into_parts();
+        let trailers = if body.is_end_stream() {
+            None
+        } else {
+            while let Some(data) = body.data().await {
+                data.unwrap();
+            }
+            body.trailers().await.unwrap()
+        };
+        trailers
+            .as_ref()
+            .and_then(|trailers| trailers.get("grpc-status"))
+            .or_else(|| head.headers.get("grpc-status"))
+            .expect("a grpc-status")
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+#[tokio::test]
+async fn pings_within_the_policy_keep_the_connection() {
+    let addr = serve(
+        Server::builder()
+            .keepalive_min_ping_interval(Some(Duration::from_millis(100)))
+            .add_service(EchoServer::new(Sleeper)),
+    )
+    .await;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, mut connection) = h2::client::handshake(tcp).await.unwrap();
+    let mut pings = connection.ping_pong().unwrap();
+    let connection = tokio::spawn(connection);
+
+    // A call in flight that sends nothing until it ends, so no response frame
+    // forgives a strike; the pings are twice the minimum interval apart.
+    let sleep =
+        tokio::spawn(h2_call(client.clone(), "/corpus.echo.Echo/Sleep", SLEEP_1500MS).await);
+    for n in 1..=5 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::timeout(PATIENCE, pings.ping(h2::Ping::opaque()))
+            .await
+            .expect("a ping went unanswered")
+            .unwrap_or_else(|err| panic!("ping {n}: {err:?}"));
+    }
+    let slept = tokio::time::timeout(PATIENCE, sleep)
+        .await
+        .unwrap()
+        .unwrap();
+    let unary = tokio::time::timeout(
+        PATIENCE,
+        h2_call(client, "/corpus.echo.Echo/Unary", EMPTY).await,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!((slept.as_str(), unary.as_str()), ("0", "0"));
+    assert!(!connection.is_finished(), "{:?}", connection.await);
+}
+
+/// What a [`sniff`] proxy saw the server send on the connections it forwarded,
+/// numbered from 0.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    GoAway { conn: usize, code: u32 },
+    Closed { conn: usize },
+}
+
+/// Forwards client connections to `upstream`, reporting each GOAWAY the server
+/// sends before the client can see it, and when the server closes.
+async fn sniff(upstream: std::net::SocketAddr) -> (String, mpsc::UnboundedReceiver<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        for conn in 0.. {
+            let (client, _) = listener.accept().await.unwrap();
+            let server = TcpStream::connect(upstream).await.unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            });
+            let seen = seen_tx.clone();
+            tokio::spawn(async move {
+                let mut pending = Vec::new();
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n @ 1..) = server_read.read(&mut buf).await {
+                    pending.extend_from_slice(&buf[..n]);
+                    while let Some((frame, len)) = Frame::decode(&pending) {
+                        pending.drain(..len);
+                        if let Some((_, code, _)) = frame.goaway() {
+                            let _ = seen.send(Seen::GoAway { conn, code });
+                        }
+                    }
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = seen.send(Seen::Closed { conn });
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+async fn next_seen(seen: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
+    tokio::time::timeout(PATIENCE, seen.recv())
+        .await
+        .expect("the server neither sent GOAWAY nor closed")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_idle_connection_gets_goaway_after_max_connection_idle() {
+    let idle = Duration::from_millis(300);
+    let addr = serve(
+        Server::builder()
+            .max_connection_idle(idle)
+            .add_service(EchoServer::new(Sleeper)),
+    )
+    .await;
+    let (url, mut seen) = sniff(addr).await;
+    let client = EchoClient::connect(url).await.unwrap();
+    client.unary(EchoRequest::default()).await.unwrap();
+    let answered = Instant::now();
+
+    let goaway = next_seen(&mut seen).await;
+    let waited = answered.elapsed();
+    // hyper's graceful close may send a second GOAWAY before closing.
+    let mut after = next_seen(&mut seen).await;
+    while after != (Seen::Closed { conn: 0 }) {
+        assert_eq!(
+            after,
+            Seen::GoAway {
+                conn: 0,
+                code: NO_ERROR
+            }
+        );
+        after = next_seen(&mut seen).await;
+    }
+
+    assert_eq!(
+        goaway,
+        Seen::GoAway {
+            conn: 0,
+            code: NO_ERROR
+        }
+    );
+    assert!(
+        waited >= idle - Duration::from_millis(50),
+        "GOAWAY {waited:?} after the last call, with max_connection_idle {idle:?}"
+    );
+    // A graceful GOAWAY: the client carries on over a new connection.
+    let reply = client
+        .unary(EchoRequest {
+            message: "again".to_owned(),
+            count: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner().message, "again");
+}
+
+#[tokio::test]
+async fn a_call_in_flight_keeps_a_connection_past_max_connection_idle() {
+    let addr = serve(
+        Server::builder()
+            .max_connection_idle(Duration::from_millis(200))
+            .add_service(EchoServer::new(Sleeper)),
+    )
+    .await;
+    let (url, mut seen) = sniff(addr).await;
+    let client = EchoClient::connect(url).await.unwrap();
+
+    // Three replies 300 ms apart: 600 ms in flight, silent for longer than
+    // the idle limit between replies.
+    let call = client.server_stream(EchoRequest {
+        message: "still here".to_owned(),
+        count: 3,
+    });
+    let mut stream = tokio::time::timeout(PATIENCE, call)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_inner();
+    let mut replies = Vec::new();
+    while let Some(reply) = tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        replies.push(reply.message);
+    }
+
+    assert_eq!(replies, ["still here 0", "still here 1", "still here 2"]);
+    // The sniffer reports a GOAWAY before the client can read what follows it.
+    assert_eq!(
+        seen.try_recv(),
+        Err(mpsc::error::TryRecvError::Empty),
+        "the server closed the connection under a call"
+    );
+    // Idle once the call is over: the limit was in force all along.
+    assert_eq!(
+        next_seen(&mut seen).await,
+        Seen::GoAway {
+            conn: 0,
+            code: NO_ERROR
+        }
+    );
+}
+
+/// grpc-core's log line for GOAWAY ENHANCE_YOUR_CALM `too_many_pings`, which it
+/// writes for that GOAWAY alone (`chttp2_transport.cc`).
+const GRPC_CORE_TOO_MANY_PINGS: &str = "Received a GOAWAY with error code ENHANCE_YOUR_CALM and debug data equal to \"too_many_pings\"";
+
+#[tokio::test]
+async fn a_grpcio_client_pinging_too_often_gets_goaway_too_many_pings() {
+    let Some(peer) = python_peer::peer() else {
+        return;
+    };
+    // The default policy (no pings without calls), with a short interval so the
+    // refusal cannot come from the interval being long.
+    let addr = serve(
+        Server::builder()
+            .keepalive_min_ping_interval(Some(Duration::from_secs(1)))
+            .add_service(EchoServer::new(Sleeper)),
+    )
+    .await;
+    let mut command = peer.local_command("keepalive_pings.py", &[&addr.to_string()]);
+    // grpc-core's ERROR lines, whatever the environment asks for.
+    command
+        .env("GRPC_VERBOSITY", "ERROR")
+        .stdin(std::process::Stdio::null());
+
+    let output = tokio::time::timeout(python_peer::STEP, command.output())
+        .await
+        .expect("the Python check hung")
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"ready"), "{stdout}\n{stderr}");
+    assert!(
+        lines
+            .get(1)
+            .is_some_and(|line| line.starts_with("left READY")),
+        "grpcio kept the connection:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains(GRPC_CORE_TOO_MANY_PINGS),
+        "grpcio did not get GOAWAY too_many_pings:\n{stdout}\n{stderr}"
+    );
 }

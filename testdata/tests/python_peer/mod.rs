@@ -1,5 +1,6 @@
-//! Runs the Python grpcio peer checks (`interop/peers/python/checks/*.py`) from a
-//! test, with the venv that `interop/peers/python/install.sh` makes
+//! Runs the Python grpcio peer checks (`interop/peers/python/checks/*.py`, and
+//! the few next to this module that one test file alone uses) from a test,
+//! with the venv that `interop/peers/python/install.sh` makes
 //! (`.cache/venv`: grpcio, grpcio-tools, grpcio-health-checking,
 //! grpcio-reflection, grpcio-status).
 //!
@@ -54,9 +55,20 @@ impl Peer {
     /// `python checks/<script> <args>`, stdout piped, stderr kept for failures,
     /// killed when dropped.
     pub(crate) fn command(&self, script: &str, args: &[&str]) -> Command {
+        self.command_at(&self.checks.join(script), args)
+    }
+
+    /// Like [`Self::command`], for a script kept next to this module
+    /// (`testdata/tests/python_peer/<script>`): checks only one test file uses.
+    pub(crate) fn local_command(&self, script: &str, args: &[&str]) -> Command {
+        let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python_peer");
+        self.command_at(&here.join(script), args)
+    }
+
+    fn command_at(&self, script: &std::path::Path, args: &[&str]) -> Command {
         let mut command = Command::new(&self.python);
         command
-            .arg(self.checks.join(script))
+            .arg(script)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
