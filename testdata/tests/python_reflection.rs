@@ -140,7 +140,9 @@ async fn python_reflection_lists_the_served_services() {
     }
     // Its descriptors are registered, but this server does not serve it.
     assert!(
-        !lines.iter().any(|line| line == "service corpus.echo.Partial"),
+        !lines
+            .iter()
+            .any(|line| line == "service corpus.echo.Partial"),
         "{lines:#?}"
     );
 }
