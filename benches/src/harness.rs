@@ -886,7 +886,12 @@ fn record(
     }
 }
 
-/// One row per server and cell: the round with the median rate, with the lowest
+/// A round counts as quiet when its server waited for its core at most this
+/// many points more than in its quietest round of the same cell.
+const QUIET_MARGIN_PERCENT: f64 = 5.0;
+
+/// One row per server and cell: the median rate among its quiet rounds (a busy
+/// round measures the other work on the core, not the server), with the lowest
 /// and highest rate of all rounds as its spread.
 fn medians(rows: Vec<Row>) -> Vec<Row> {
     let mut groups: Vec<Vec<Row>> = Vec::new();
@@ -906,7 +911,18 @@ fn medians(rows: Vec<Row>) -> Vec<Row> {
             let low = group.first()?.measured.rate();
             let high = group.last()?.measured.rate();
             let rounds = group.len();
-            let mut median = group.swap_remove(rounds / 2);
+            let quietest = group
+                .iter()
+                .filter_map(|row| row.waited_percent)
+                .min_by(f64::total_cmp);
+            if let Some(quietest) = quietest {
+                group.retain(|row| {
+                    row.waited_percent
+                        .is_none_or(|waited| waited <= quietest + QUIET_MARGIN_PERCENT)
+                });
+            }
+            // With an even count, the lower of the two middle rates.
+            let mut median = group.swap_remove((group.len() - 1) / 2);
             if rounds > 1 {
                 median.spread = Some((low, high));
             }
