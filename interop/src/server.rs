@@ -45,14 +45,15 @@ pub struct Config {
 pub struct InteropService;
 
 /// Binds 127.0.0.1:`config.port`; returns the address and the server, which runs
-/// until `shutdown` completes.
+/// until `shutdown` begins (or SIGINT or SIGTERM arrives) and its grace period
+/// is over.
 ///
 /// # Errors
 ///
 /// When the port cannot be bound or the TLS files are not usable.
 pub async fn bind(
     config: Config,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: rust_grpc::Shutdown,
 ) -> Result<
     (
         SocketAddr,
@@ -75,14 +76,16 @@ pub async fn bind(
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
     let router = builder
+        .layer(shutdown.layer())
         .add_service(service)
         .add_service(health)
         .add_service(reflection.v1())
         .add_service(reflection.v1alpha());
+    let stop = shutdown.on_signal();
     let serving = async move {
         let _health = health_reporter;
         router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop)
             .await
     };
     Ok((addr, serving))

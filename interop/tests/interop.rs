@@ -101,3 +101,61 @@ fn every_case_passes_over_tls() {
         &["--use_tls=true", "--use_test_ca=true", &ca, &host_override],
     );
 }
+
+#[tokio::test]
+async fn sigterm_lets_a_running_call_finish_then_the_server_exits() {
+    use interop::pb::test_service_client::TestServiceClient;
+    use interop::pb::{PayloadType, ResponseParameters, StreamingOutputCallRequest};
+
+    let mut server = Server::start(&[]);
+    let client = TestServiceClient::connect(format!("http://127.0.0.1:{}", server.port))
+        .await
+        .expect("connect");
+    // Three responses 300 ms apart: the call is still running when the signal comes.
+    let request = StreamingOutputCallRequest {
+        response_type: PayloadType::Compressable.into(),
+        response_parameters: vec![
+            ResponseParameters {
+                size: 8,
+                interval_us: 300_000,
+                ..ResponseParameters::default()
+            };
+            3
+        ],
+        ..StreamingOutputCallRequest::default()
+    };
+    let mut responses = client
+        .streaming_output_call(request)
+        .await
+        .expect("the call starts")
+        .into_inner();
+    assert!(responses.message().await.expect("first").is_some());
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+
+    let mut received = 1;
+    while let Some(_message) = responses.message().await.expect("the call ends OK") {
+        received += 1;
+    }
+    assert_eq!(
+        received, 3,
+        "every response arrives within the grace period"
+    );
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait for the server") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server is still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "the server exited with {status}");
+}

@@ -64,7 +64,7 @@ impl Shutdown {
     }
 
     /// Resolves once the shutdown has begun: give it to `serve_with_shutdown`.
-    pub fn signal(&self) -> impl Future<Output = ()> + Send + 'static {
+    pub fn signal(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
         let mut begun = self.begun.subscribe();
         async move {
             let _ = begun.wait_for(|begun| *begun).await;
@@ -73,11 +73,15 @@ impl Shutdown {
 
     /// Like [`signal`](Self::signal), and also begins the shutdown on SIGINT
     /// (Ctrl-C) or SIGTERM (what Kubernetes and systemd send).
-    pub fn on_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+    ///
+    /// Inside a tokio runtime it listens from this call on, not from the first
+    /// poll, so a signal sent as soon as the server is up is not missed.
+    pub fn on_signal(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
         let this = self.clone();
+        let os_signal = os_signal();
         async move {
             tokio::select! {
-                () = os_signal() => this.trigger(),
+                () = os_signal => this.trigger(),
                 () = this.signal() => {}
             }
         }
@@ -91,25 +95,43 @@ impl Shutdown {
     }
 }
 
-async fn os_signal() {
+/// Completes on SIGINT or SIGTERM.
+fn os_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+        // Registering needs a runtime; without one it waits for the first poll.
+        let registered = tokio::runtime::Handle::try_current().ok().and_then(|_| {
+            Some((
+                signal(SignalKind::interrupt()).ok()?,
+                signal(SignalKind::terminate()).ok()?,
+            ))
+        });
+        async move {
+            let (mut interrupt, mut terminate) = match registered {
+                Some(streams) => streams,
+                None => match (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) {
+                    (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+                    _ => {
+                        let _ = tokio::signal::ctrl_c().await;
+                        return;
+                    }
+                },
+            };
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

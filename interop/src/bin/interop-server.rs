@@ -1,12 +1,17 @@
 //! `interop-server --port=N [--use_tls=true [--tls_cert_file=F --tls_key_file=F]]`:
 //! serves grpc.testing.TestService (plus health and reflection) on 127.0.0.1
-//! until SIGINT or SIGTERM. Prints `listening on 127.0.0.1:PORT` once it is.
+//! until SIGINT or SIGTERM, then gives running calls `GRACE` to finish. Prints
+//! `listening on 127.0.0.1:PORT` once it is.
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use interop::args::{Flags, Parsed, usage};
 use interop::server;
+
+/// How long running calls may go on after SIGINT or SIGTERM.
+const GRACE: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -30,7 +35,7 @@ async fn main() -> ExitCode {
     } else {
         "plaintext"
     };
-    let (addr, serving) = match server::bind(config, stopped()).await {
+    let (addr, serving) = match server::bind(config, rust_grpc::Shutdown::new(GRACE)).await {
         Ok(bound) => bound,
         Err(err) => {
             eprintln!("interop-server: {err}");
@@ -45,15 +50,5 @@ async fn main() -> ExitCode {
             eprintln!("interop-server: {err}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn stopped() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("listen for SIGTERM");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
     }
 }
