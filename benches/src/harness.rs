@@ -83,7 +83,10 @@ enum Ready {
 }
 
 /// One line of the table.
+#[derive(Clone)]
 struct Row {
+    /// The round it was measured in, from 1.
+    round: usize,
     server: &'static str,
     cell: String,
     generator: &'static str,
@@ -283,6 +286,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
                     record(
                         &mut rows,
                         &mut failures,
+                        round,
                         spec.name,
                         cell.name(),
                         cell.generator(),
@@ -299,9 +303,9 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         }
     }
     drop(servers);
-    let rows = medians(rows);
+    let medians = medians(rows.clone());
 
-    report(&rows, &peak_rss, &missing, &failures, &tools);
+    report(&medians, &rows, &peak_rss, &missing, &failures, &tools);
     if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -843,6 +847,7 @@ fn run_cell(
 fn record(
     rows: &mut Vec<Row>,
     failures: &mut Vec<String>,
+    round: usize,
     server: &'static str,
     cell: &'static str,
     generator: &'static str,
@@ -870,6 +875,7 @@ fn record(
                 fmt_opt(waited_percent, 0)
             );
             rows.push(Row {
+                round,
                 server,
                 cell: cell.to_owned(),
                 generator,
@@ -942,9 +948,52 @@ fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> Option<f64> {
     }
 }
 
+/// `metric` of server `top` over that of server `bottom` in `cell`, taken round
+/// by round (the two ran back to back in each) and then the median over the
+/// rounds where both were quiet: drift between rounds cancels out.
+fn paired(
+    rows: &[Row],
+    cell: &str,
+    top: &str,
+    bottom: &str,
+    metric: impl Fn(&Row) -> Option<f64>,
+) -> Option<f64> {
+    let usable = |server: &str| -> Vec<&Row> {
+        let mine: Vec<&Row> = rows
+            .iter()
+            .filter(|row| row.server == server && row.cell == cell && row.measured.count > 0)
+            .collect();
+        let quietest = mine
+            .iter()
+            .filter_map(|row| row.waited_percent)
+            .min_by(f64::total_cmp);
+        mine.into_iter()
+            .filter(|row| match (row.waited_percent, quietest) {
+                (Some(waited), Some(quietest)) => waited <= quietest + QUIET_MARGIN_PERCENT,
+                _ => true,
+            })
+            .collect()
+    };
+    let bottoms = usable(bottom);
+    let mut ratios: Vec<f64> = usable(top)
+        .into_iter()
+        .filter_map(|a| {
+            let b = bottoms.iter().find(|b| b.round == a.round)?;
+            ratio(metric(a), metric(b))
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    // With an even count, the lower of the two middle ratios.
+    Some(ratios[(ratios.len() - 1) / 2])
+}
+
 /// Prints the tables, the ratios and, last, the machine-readable line.
 fn report(
     rows: &[Row],
+    all_rounds: &[Row],
     peak_rss: &BTreeMap<&'static str, u64>,
     missing: &[String],
     failures: &[String],
@@ -964,7 +1013,12 @@ fn report(
     let bidi = |server: &str| rate(server, BIDI_CELL);
     let p99 = |server: &str| find(server, LATENCY_CELL).and_then(|row| row.measured.p99_us);
     let unary_cpu = |server: &str| find(server, headline_cell).and_then(|row| row.cpu_per_million);
-
+    let per_round = |cell: &str, top: &str, bottom: &str, metric: fn(&Row) -> Option<f64>| {
+        paired(all_rounds, cell, top, bottom, metric)
+    };
+    let row_rate: fn(&Row) -> Option<f64> = |row| Some(row.measured.rate());
+    let row_p99: fn(&Row) -> Option<f64> = |row| row.measured.p99_us;
+    let row_cpu: fn(&Row) -> Option<f64> = |row| row.cpu_per_million;
     println!();
     println!(
         "| load | generator | server | calls or msgs/s | rounds min-max | p50 µs | p90 µs | p99 µs | mean µs | MB/s | server CPU s / M | server waited % | errors |"
@@ -1011,14 +1065,14 @@ fn report(
         println!(
             "| {server} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             fmt_opt(unary(server), 0),
-            fmt_opt(ratio(unary(server), unary("ceiling")), 3),
-            fmt_opt(ratio(unary("ours"), unary(server)), 3),
+            fmt_opt(per_round(headline_cell, server, "ceiling", row_rate), 3),
+            fmt_opt(per_round(headline_cell, "ours", server, row_rate), 3),
             fmt_opt(unary_cpu(server), 2),
-            fmt_opt(ratio(unary_cpu(server), unary_cpu("ours")), 3),
+            fmt_opt(per_round(headline_cell, server, "ours", row_cpu), 3),
             fmt_opt(bidi(server), 0),
-            fmt_opt(ratio(bidi("ours"), bidi(server)), 3),
+            fmt_opt(per_round(BIDI_CELL, "ours", server, row_rate), 3),
             fmt_opt(p99(server), 0),
-            fmt_opt(ratio(p99(server), p99("ours")), 3),
+            fmt_opt(per_round(LATENCY_CELL, server, "ours", row_p99), 3),
             fmt_opt(peak_rss.get(server).map(|kib| *kib as f64 / 1024.0), 1),
         );
     }
@@ -1047,9 +1101,72 @@ fn report(
     let value = |v: Option<f64>| v.map_or_else(|| "nan".to_owned(), |v| format!("{v:.3}"));
     println!(
         "unary_qps_ratio_vs_tonic={} stream_msgs_ratio_vs_tonic={} unary_p99_ratio_vs_grpc_go={} unary_fraction_of_ceiling={}",
-        value(ratio(unary("ours"), unary("tonic"))),
-        value(ratio(bidi("ours"), bidi("tonic"))),
-        value(ratio(p99("grpc-go"), p99("ours"))),
-        value(ratio(unary("ours"), unary("ceiling"))),
+        value(per_round(headline_cell, "ours", "tonic", row_rate)),
+        value(per_round(BIDI_CELL, "ours", "tonic", row_rate)),
+        value(per_round(LATENCY_CELL, "grpc-go", "ours", row_p99)),
+        value(per_round(headline_cell, "ours", "ceiling", row_rate)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(round: usize, server: &'static str, calls: u64, p99: f64, waited: f64) -> Row {
+        Row {
+            round,
+            server,
+            cell: "cell".to_owned(),
+            generator: "gen",
+            measured: Measured {
+                count: calls,
+                secs: 1.0,
+                p99_us: Some(p99),
+                ..Measured::default()
+            },
+            cpu_per_million: None,
+            waited_percent: Some(waited),
+            spread: None,
+        }
+    }
+
+    /// The rounds differ in speed for both servers alike; the ratio is the
+    /// median of the round-by-round ratios.
+    #[test]
+    fn ratios_pair_servers_within_a_round() {
+        let rows = vec![
+            row(1, "a", 110, 200.0, 1.0),
+            row(1, "b", 100, 300.0, 1.0),
+            row(2, "a", 220, 100.0, 1.0),
+            row(2, "b", 200, 110.0, 1.0),
+            row(3, "a", 165, 150.0, 1.0),
+            row(3, "b", 150, 180.0, 1.0),
+        ];
+        let rate = |row: &Row| Some(row.measured.rate());
+        let p99 = |row: &Row| row.measured.p99_us;
+        let ratio = paired(&rows, "cell", "a", "b", rate).unwrap();
+        assert!((ratio - 1.1).abs() < 1e-9, "{ratio}");
+        // b's p99 over a's: 1.5, 1.1, 1.2 round by round.
+        let ratio = paired(&rows, "cell", "b", "a", p99).unwrap();
+        assert!((ratio - 1.2).abs() < 1e-9, "{ratio}");
+        assert_eq!(paired(&rows, "cell", "a", "c", rate), None);
+    }
+
+    #[test]
+    fn busy_rounds_are_left_out() {
+        let rows = vec![
+            row(1, "a", 100, 100.0, 1.0),
+            row(1, "b", 100, 100.0, 1.0),
+            row(2, "a", 50, 100.0, 30.0),
+            row(2, "b", 100, 100.0, 1.0),
+            row(3, "a", 40, 100.0, 25.0),
+            row(3, "b", 100, 100.0, 2.0),
+        ];
+        let rate = |row: &Row| Some(row.measured.rate());
+        assert_eq!(paired(&rows, "cell", "a", "b", rate), Some(1.0));
+        let medians = medians(rows);
+        let a = medians.iter().find(|row| row.server == "a").unwrap();
+        assert_eq!(a.round, 1);
+        assert_eq!(a.spread, Some((40.0, 100.0)));
+    }
 }
