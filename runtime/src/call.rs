@@ -153,6 +153,8 @@ impl Call {
                 .deadline
                 .map(|deadline| Box::pin(tokio::time::sleep_until(deadline.at))),
             cancellation: Some(self.cancellation.clone()),
+            buf: BytesMut::new(),
+            next: None,
         };
         Ok(Answer::Stream(self.head(head, BoxBody::new(body))))
     }
@@ -371,17 +373,18 @@ fn encode<M: Message>(
     limit: Option<usize>,
 ) -> Result<Bytes, Status> {
     let mut buf = BytesMut::new();
-    encode_into(message, encoding, limit, &mut buf)?;
+    encode_into(message, message.encoded_len(), encoding, limit, &mut buf)?;
     Ok(buf.freeze())
 }
 
+/// Like [`encode`], appending to `buf`; `len` is the message's encoded length.
 fn encode_into<M: Message>(
     message: &M,
+    len: usize,
     encoding: Option<CompressionEncoding>,
     limit: Option<usize>,
     buf: &mut BytesMut,
 ) -> Result<(), Status> {
-    let len = message.encoded_len();
     if let Some(limit) = limit
         && len > limit
     {
@@ -480,7 +483,14 @@ struct Encoded<M> {
     deadline: Option<Pin<Box<Sleep>>>,
     /// Told how the call ended; `None` once told.
     cancellation: Option<Cancellation>,
+    /// Where frames are encoded; its space is reused once h2 has sent a frame.
+    buf: BytesMut,
+    /// A message taken from the stream that did not fit in the last frame.
+    next: Option<M>,
 }
+
+// Nothing in it is pinned structurally: `next` is only moved, never polled.
+impl<M> Unpin for Encoded<M> {}
 
 impl<M> Encoded<M> {
     /// Ends the messages with `trailers` (the status and the handler's own).
@@ -514,19 +524,30 @@ impl<M: Message> http_body::Body for Encoded<M> {
                     .map(|t| Ok(http_body::Frame::trailers(t))),
             );
         };
-        let mut buf = BytesMut::new();
         loop {
-            match messages.as_mut().poll_next(cx) {
+            let polled = match this.next.take() {
+                Some(message) => Poll::Ready(Some(Ok(message))),
+                None => messages.as_mut().poll_next(cx),
+            };
+            match polled {
                 Poll::Ready(Some(Ok(message))) => {
+                    let len = message.encoded_len();
+                    // A message that would take the frame past GATHER starts the
+                    // next one, so a large message is never copied to grow a buffer.
+                    if !this.buf.is_empty() && this.buf.len() + 5 + len > GATHER {
+                        this.next = Some(message);
+                        break;
+                    }
                     let encoding = this
                         .send_encoding
                         .filter(|_| this.choice.get().unwrap_or(true));
-                    if let Err(status) = encode_into(&message, encoding, this.send_limit, &mut buf)
+                    if let Err(status) =
+                        encode_into(&message, len, encoding, this.send_limit, &mut this.buf)
                     {
                         this.finish(Some(&status), None);
                         break;
                     }
-                    if buf.len() >= GATHER {
+                    if this.buf.len() >= GATHER {
                         break;
                     }
                 }
@@ -539,22 +560,22 @@ impl<M: Message> http_body::Body for Encoded<M> {
                     break;
                 }
                 Poll::Pending => {
-                    if buf.is_empty()
+                    if this.buf.is_empty()
                         && let Some(deadline) = &mut this.deadline
                     {
                         ready!(deadline.as_mut().poll(cx));
                         this.finish(Some(&deadline_exceeded()), Some(Reason::DeadlineExceeded));
                         break;
                     }
-                    if buf.is_empty() {
+                    if this.buf.is_empty() {
                         return Poll::Pending;
                     }
                     break;
                 }
             }
         }
-        if !buf.is_empty() {
-            return Poll::Ready(Some(Ok(http_body::Frame::data(buf.freeze()))));
+        if !this.buf.is_empty() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(this.buf.split().freeze()))));
         }
         Poll::Ready(
             this.trailers
@@ -573,5 +594,87 @@ impl<M> Drop for Encoded<M> {
         if let Some(cancellation) = self.cancellation.take() {
             cancellation.end(Some(Reason::ClientCancelled));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use http_body::Body as _;
+
+    use super::*;
+
+    /// Every message ready at once (tokio-stream's `iter` pauses every 32).
+    struct Ready(VecDeque<Result<Vec<u8>, Status>>);
+
+    impl futures_core::Stream for Ready {
+        type Item = Result<Vec<u8>, Status>;
+
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Poll::Ready(self.0.pop_front())
+        }
+    }
+
+    /// The DATA frames of a response stream of `sizes`-byte messages, all
+    /// ready at once, and its trailers.
+    async fn frames(sizes: &[usize]) -> (Vec<Bytes>, http::HeaderMap) {
+        // `Vec<u8>` is prost's google.protobuf.BytesValue.
+        let messages = Ready(sizes.iter().map(|&size| Ok(vec![7; size])).collect());
+        let mut body = Encoded {
+            messages: Some(Box::pin(messages)),
+            trailers: Some(http::HeaderMap::new()),
+            send_encoding: None,
+            choice: SendCompression::default(),
+            send_limit: None,
+            deadline: None,
+            cancellation: Some(Cancellation::new()),
+            buf: BytesMut::new(),
+            next: None,
+        };
+        let mut data = Vec::new();
+        let mut trailers = None;
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = frame.unwrap();
+            match frame.into_data() {
+                Ok(bytes) => data.push(bytes),
+                Err(frame) => trailers = frame.into_trailers().ok(),
+            }
+        }
+        (data, trailers.expect("trailers"))
+    }
+
+    /// The lengths of the messages in one DATA frame.
+    fn message_lengths(mut frame: Bytes) -> Vec<usize> {
+        let mut lengths = Vec::new();
+        while !frame.is_empty() {
+            assert_eq!(frame.get_u8(), 0, "uncompressed");
+            let len = frame.get_u32() as usize;
+            frame.advance(len);
+            lengths.push(len);
+        }
+        lengths
+    }
+
+    #[tokio::test]
+    async fn small_messages_are_gathered_into_frames_of_at_most_32_kib() {
+        let (frames, trailers) = frames(&[100; 1000]).await;
+        assert!(frames.len() > 1 && frames.len() < 10, "{}", frames.len());
+        let mut total = 0;
+        for frame in frames {
+            assert!(frame.len() <= GATHER, "{}", frame.len());
+            total += message_lengths(frame).len();
+        }
+        assert_eq!(total, 1000);
+        assert_eq!(trailers.get("grpc-status").unwrap(), "0");
+    }
+
+    #[tokio::test]
+    async fn a_message_that_would_overfill_a_frame_starts_the_next() {
+        let (frames, _) = frames(&[20_000, 20_000, 100, 40_000]).await;
+        let lengths: Vec<Vec<usize>> = frames.into_iter().map(message_lengths).collect();
+        // BytesValue adds a tag byte and the value's length (a varint).
+        assert_eq!(lengths, vec![vec![20_004], vec![20_004, 102], vec![40_004]]);
     }
 }
