@@ -428,7 +428,8 @@ fn ok_trailers(mut trailers: http::HeaderMap) -> http::HeaderMap {
 }
 
 /// The trailers of a call that ended with `status`, with the handler's own.
-fn status_trailers(status: &Status, mut trailers: http::HeaderMap) -> http::HeaderMap {
+fn status_trailers(mut status: Status, mut trailers: http::HeaderMap) -> http::HeaderMap {
+    reserved::strip_status(&mut status);
     if let Err(status) = status.add_header(&mut trailers) {
         let _ = Status::internal(status.message().to_owned()).add_header(&mut trailers);
     }
@@ -436,7 +437,8 @@ fn status_trailers(status: &Status, mut trailers: http::HeaderMap) -> http::Head
 }
 
 /// A trailers-only response for a call that failed before any message.
-fn error_response(status: Status) -> http::Response<BoxBody> {
+fn error_response(mut status: Status) -> http::Response<BoxBody> {
+    reserved::strip_status(&mut status);
     status.into_http()
 }
 
@@ -494,7 +496,7 @@ impl<M> Unpin for Encoded<M> {}
 
 impl<M> Encoded<M> {
     /// Ends the messages with `trailers` (the status and the handler's own).
-    fn finish(&mut self, status: Option<&Status>, reason: Option<Reason>) {
+    fn finish(&mut self, status: Option<Status>, reason: Option<Reason>) {
         self.messages = None;
         self.deadline = None;
         let extra = self.trailers.take().unwrap_or_default();
@@ -544,7 +546,7 @@ impl<M: Message> http_body::Body for Encoded<M> {
                     if let Err(status) =
                         encode_into(&message, len, encoding, this.send_limit, &mut this.buf)
                     {
-                        this.finish(Some(&status), None);
+                        this.finish(Some(status), None);
                         break;
                     }
                     if this.buf.len() >= GATHER {
@@ -552,7 +554,7 @@ impl<M: Message> http_body::Body for Encoded<M> {
                     }
                 }
                 Poll::Ready(Some(Err(status))) => {
-                    this.finish(Some(&status), None);
+                    this.finish(Some(status), None);
                     break;
                 }
                 Poll::Ready(None) => {
@@ -564,7 +566,7 @@ impl<M: Message> http_body::Body for Encoded<M> {
                         && let Some(deadline) = &mut this.deadline
                     {
                         ready!(deadline.as_mut().poll(cx));
-                        this.finish(Some(&deadline_exceeded()), Some(Reason::DeadlineExceeded));
+                        this.finish(Some(deadline_exceeded()), Some(Reason::DeadlineExceeded));
                         break;
                     }
                     if this.buf.is_empty() {

@@ -147,7 +147,10 @@ where
                     parts.extensions = extensions;
                     inner.call(http::Request::from_parts(parts, body)).await
                 }
-                Err(status) => Ok(status.into_http()),
+                Err(mut status) => {
+                    crate::reserved::strip_status(&mut status);
+                    Ok(status.into_http())
+                }
             }
         })
     }

@@ -9,8 +9,11 @@
 //! that status. `grpc-timeout` is set with [`Request::set_timeout`](crate::Request::set_timeout),
 //! so a client may send it. A handler's initial metadata may hold the names in
 //! [`REPLACED`], because a response passed on from another call does: the runtime
-//! drops them and sets its own. To pass on other metadata that came with a call
-//! (a proxy sending a request's metadata along), [`strip`] it first.
+//! drops them and sets its own. The metadata of an error [`Status`] (from a
+//! handler or an interceptor) loses its reserved names the same way, because a
+//! status passed on from another call carries that call's. To pass on other
+//! metadata that came with a call (a proxy sending a request's metadata along),
+//! [`strip`] it first.
 //!
 //! ```
 //! use rust_grpc::reserved::is_reserved;
@@ -78,6 +81,16 @@ fn remove(metadata: &mut MetadataMap, names: &[&str]) {
         } else {
             metadata.remove(*name);
         }
+    }
+}
+
+/// Drops the reserved keys from an error status's own metadata before it is
+/// sent: a status passed on from another call carries that call's protocol
+/// headers, which are not this call's (and refusing them would turn every
+/// passed-on error into INTERNAL).
+pub(crate) fn strip_status(status: &mut Status) {
+    if !status.metadata().is_empty() {
+        strip(status.metadata_mut());
     }
 }
 

@@ -57,9 +57,14 @@ async fn authenticate(mut request: Request<()>) -> Result<Request<()>, Status> {
             request.extensions_mut().insert(Caller { user, method });
             Ok(request)
         }
-        _ => Err(Status::unauthenticated(format!(
-            "{method} needs a bearer token"
-        ))),
+        _ => {
+            let mut status = Status::unauthenticated(format!("{method} needs a bearer token"));
+            let metadata = status.metadata_mut();
+            metadata.insert("www-authenticate", MetadataValue::from_static("Bearer"));
+            // Reserved: dropped on the way out, whoever sets it.
+            metadata.insert("grpc-encoding", MetadataValue::from_static("gzip"));
+            Err(status)
+        }
     }
 }
 
@@ -92,6 +97,8 @@ async fn server_interceptor_rejects_a_call_without_credentials() {
     let status = client.unary(EchoRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(status.message(), "Unary needs a bearer token");
+    assert_eq!(status.metadata().get("www-authenticate").unwrap(), "Bearer");
+    assert!(status.metadata().get("grpc-encoding").is_none());
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! before any message must be one HEADERS frame that ends the stream
 //! ("trailers-only"), as grpc-go and grpcio require.
 
+use rust_grpc::metadata::MetadataValue;
 use rust_grpc::{Request, Response, Server, Shutdown, Status};
 use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
 use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, FailRequest};
@@ -12,7 +13,15 @@ struct Failing;
 
 impl Echo for Failing {
     async fn fail(&self, _request: Request<FailRequest>) -> Result<Response<EchoReply>, Status> {
-        Err(Status::failed_precondition("not now"))
+        // Like a status passed on from another call: its own metadata holds that
+        // call's protocol headers next to ordinary ones.
+        let mut status = Status::failed_precondition("not now");
+        let metadata = status.metadata_mut();
+        metadata.insert("x-reason", MetadataValue::from_static("busy"));
+        metadata.insert("grpc-encoding", MetadataValue::from_static("gzip"));
+        metadata.insert("grpc-accept-encoding", MetadataValue::from_static("gzip"));
+        metadata.insert("connection", MetadataValue::from_static("close"));
+        Err(status)
     }
 }
 
@@ -66,4 +75,20 @@ async fn an_unknown_method_is_a_single_headers_frame() {
     let (head, ended) = call(addr, "/corpus.echo.Echo/NoSuchMethod").await;
     assert_eq!(head.headers["grpc-status"], "12");
     assert!(ended);
+}
+
+#[tokio::test]
+async fn an_error_status_sends_its_own_metadata_without_reserved_keys() {
+    let addr = serve().await;
+    let (head, ended) = call(addr, "/corpus.echo.Echo/Fail").await;
+    assert!(ended);
+    assert_eq!(head.headers["grpc-status"], "9");
+    assert_eq!(head.headers["x-reason"], "busy");
+    for reserved in ["grpc-encoding", "grpc-accept-encoding", "connection"] {
+        assert!(
+            !head.headers.contains_key(reserved),
+            "{reserved} went out: {:?}",
+            head.headers
+        );
+    }
 }
