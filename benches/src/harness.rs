@@ -896,6 +896,20 @@ fn record(
 /// many points more than in its quietest round of the same cell.
 const QUIET_MARGIN_PERCENT: f64 = 5.0;
 
+/// The quiet ones of one server's rows in one cell: those whose wait for the
+/// core is within the margin of its quietest round's.
+fn quiet<'a>(rows: impl Iterator<Item = &'a Row> + Clone) -> Vec<&'a Row> {
+    let quietest = rows
+        .clone()
+        .filter_map(|row| row.waited_percent)
+        .min_by(f64::total_cmp);
+    rows.filter(|row| match (row.waited_percent, quietest) {
+        (Some(waited), Some(quietest)) => waited <= quietest + QUIET_MARGIN_PERCENT,
+        _ => true,
+    })
+    .collect()
+}
+
 /// One row per server and cell: the median rate among its quiet rounds (a busy
 /// round measures the other work on the core, not the server), with the lowest
 /// and highest rate of all rounds as its spread.
@@ -917,16 +931,8 @@ fn medians(rows: Vec<Row>) -> Vec<Row> {
             let low = group.first()?.measured.rate();
             let high = group.last()?.measured.rate();
             let rounds = group.len();
-            let quietest = group
-                .iter()
-                .filter_map(|row| row.waited_percent)
-                .min_by(f64::total_cmp);
-            if let Some(quietest) = quietest {
-                group.retain(|row| {
-                    row.waited_percent
-                        .is_none_or(|waited| waited <= quietest + QUIET_MARGIN_PERCENT)
-                });
-            }
+            let quiet: Vec<usize> = quiet(group.iter()).iter().map(|row| row.round).collect();
+            group.retain(|row| quiet.contains(&row.round));
             // With an even count, the lower of the two middle rates.
             let mut median = group.swap_remove((group.len() - 1) / 2);
             if rounds > 1 {
@@ -958,21 +964,11 @@ fn paired(
     bottom: &str,
     metric: impl Fn(&Row) -> Option<f64>,
 ) -> Option<f64> {
-    let usable = |server: &str| -> Vec<&Row> {
-        let mine: Vec<&Row> = rows
-            .iter()
-            .filter(|row| row.server == server && row.cell == cell && row.measured.count > 0)
-            .collect();
-        let quietest = mine
-            .iter()
-            .filter_map(|row| row.waited_percent)
-            .min_by(f64::total_cmp);
-        mine.into_iter()
-            .filter(|row| match (row.waited_percent, quietest) {
-                (Some(waited), Some(quietest)) => waited <= quietest + QUIET_MARGIN_PERCENT,
-                _ => true,
-            })
-            .collect()
+    let usable = |server: &str| {
+        quiet(
+            rows.iter()
+                .filter(|row| row.server == server && row.cell == cell && row.measured.count > 0),
+        )
     };
     let bottoms = usable(bottom);
     let mut ratios: Vec<f64> = usable(top)
