@@ -5,7 +5,8 @@
 //! status codes, metadata, streams, the server builder, channels and endpoints) and
 //! the protobuf runtime ([`prost`] and [`prost_types`]) the generated messages use,
 //! so a user's `Cargo.toml` names `rust-grpc` and nothing else. The transport is
-//! tonic on hyper and h2.
+//! hyper and h2, never HTTP/2 of our own: the server is a lean call path on hyper's
+//! HTTP/2 server, and channels are tonic's.
 //!
 //! ```no_run
 //! # mod pb {
