@@ -126,6 +126,26 @@ const LATENCY_CELL: &str = "unary c=1";
 const BIDI_CELL: &str = "bidi ping-pong 64 streams";
 const SERVER_STREAM_CELL: &str = "server streaming 4 streams x 16 KiB";
 
+/// The bidi cell's shape: 64 ping-pong streams of 64 B on one connection.
+pub(crate) fn bidi_shape(duration: Duration) -> Shape {
+    Shape {
+        streams: 64,
+        payload: 64,
+        warm_up: Duration::from_secs(1),
+        duration,
+    }
+}
+
+/// The server-streaming cell's shape: 4 streams of 16 KiB responses.
+pub(crate) fn server_stream_shape(duration: Duration) -> Shape {
+    Shape {
+        streams: 4,
+        payload: 16 * 1024,
+        warm_up: Duration::from_secs(1),
+        duration,
+    }
+}
+
 /// The names setup.sh reports grpc-go's benchmark client and server under when
 /// they fail.
 const GRPC_GO_CLIENT_SETUP: &str = "grpc-go-bench-client";
@@ -824,19 +844,15 @@ fn run_cell(
         }
         Cell::Bidi => spec.serves.benchmark.then(|| {
             let shape = Shape {
-                streams: 64,
-                payload: 64,
                 warm_up: timing.warm_up,
-                duration: timing.duration,
+                ..bidi_shape(timing.duration)
             };
             stream::bidi(addr, pid, shape).map(|o| (o.measured, o.server))
         }),
         Cell::ServerStreaming => spec.serves.streaming_from_server.then(|| {
             let shape = Shape {
-                streams: 4,
-                payload: 16 * 1024,
                 warm_up: timing.warm_up,
-                duration: timing.duration,
+                ..server_stream_shape(timing.duration)
             };
             stream::server_streaming(addr, pid, shape).map(|o| (o.measured, o.server))
         }),

@@ -13,6 +13,8 @@
 //! unary_p99_ratio_vs_grpc_go=.. unary_fraction_of_ceiling=..`.
 //!
 //! `benches serve <ceiling|ours|tonic>` is the server side, started by the harness.
+//! `benches stream <bidi|server> ADDR PID [SECONDS]` drives one streaming cell at a
+//! server already running (for profiling it with perf) and prints what it measured.
 
 use std::process::ExitCode;
 
@@ -36,6 +38,57 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("stream") => match stream_cell(&args[1..]) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("benches stream: {error}");
+                ExitCode::from(2)
+            }
+        },
         _ => harness::run(&args),
     }
+}
+
+/// One streaming cell with the harness's full-run shape against `ADDR`, whose
+/// process `PID` is charged the CPU time.
+fn stream_cell(args: &[String]) -> Result<String, String> {
+    let usage = "usage: benches stream <bidi|server> ADDR PID [SECONDS]";
+    let [kind, addr, pid, rest @ ..] = args else {
+        return Err(usage.to_string());
+    };
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("{addr}: not an address"))?;
+    let pid = pid
+        .parse()
+        .map_err(|_| format!("{pid}: not a process id"))?;
+    let secs = match rest {
+        [] => 10,
+        [secs] => secs.parse().map_err(|_| format!("{secs}: not seconds"))?,
+        _ => return Err(usage.to_string()),
+    };
+    let duration = std::time::Duration::from_secs(secs);
+    let outcome = match kind.as_str() {
+        "bidi" => stream::bidi(addr, pid, harness::bidi_shape(duration))?,
+        "server" => stream::server_streaming(addr, pid, harness::server_stream_shape(duration))?,
+        _ => return Err(usage.to_string()),
+    };
+    let m = &outcome.measured;
+    let mut line = format!(
+        "{:.0} msgs/s, {:.1} MB/s, {} errors",
+        m.count as f64 / m.secs,
+        m.mb_per_s.unwrap_or(0.0),
+        m.errors
+    );
+    if let Some(server) = outcome.server {
+        let per_msg = server.cpu.as_secs_f64() * 1e6 / m.count.max(1) as f64;
+        line.push_str(&format!(", server {per_msg:.2} us CPU per message"));
+    }
+    if !m.error_text.is_empty() {
+        line.push_str(&format!(" ({})", m.error_text));
+    }
+    Ok(line)
 }
