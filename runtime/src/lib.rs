@@ -36,6 +36,7 @@ pub mod codegen;
 pub mod compression;
 pub mod deadline;
 pub mod errors;
+mod gather;
 mod generated;
 pub mod health;
 pub mod in_process;

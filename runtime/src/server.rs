@@ -20,6 +20,7 @@ use tower::layer::util::{Identity, Stack};
 
 use crate::Status;
 use crate::codegen::{BoxBody, NamedService, Service, StdError};
+use crate::gather;
 use crate::keepalive::{self, PingWatch};
 use crate::trace::TraceLayer;
 
@@ -639,10 +640,12 @@ async fn http2<IO, I, S, B>(
         min_time: Duration::ZERO,
         permit_without_stream: true,
     });
+    let (io, drain) = gather::gather(io);
     let io = PingWatch::new(io, policy, Arc::clone(&state.active));
     let watch = io.handle();
     let connection = settings.http2.serve_connection(TokioIo::new(io), service);
     let mut connection = std::pin::pin!(connection);
+    let mut ended = None;
     let mut age = settings
         .max_connection_age
         .map(|age| Box::pin(tokio::time::sleep(age)));
@@ -657,7 +660,7 @@ async fn http2<IO, I, S, B>(
     }
     loop {
         tokio::select! {
-            result = connection.as_mut() => {
+            result = std::future::poll_fn(|cx| poll_and_drain(connection.as_mut(), &drain, &mut ended, cx)) => {
                 if let Err(err) = result {
                     tracing::debug!(error = %err, "connection ended with an error");
                 }
@@ -684,6 +687,30 @@ async fn http2<IO, I, S, B>(
     }
     if watch.closed_for_too_many_pings() {
         tracing::debug!("connection closed: the client pinged too often");
+    }
+}
+
+/// Polls the connection, then writes what it gathered (see [`gather`]); once
+/// the connection has ended, finishes writing before saying so.
+fn poll_and_drain<C, IO>(
+    connection: Pin<&mut C>,
+    drain: &gather::Drain<IO>,
+    ended: &mut Option<Result<(), StdError>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), StdError>>
+where
+    C: Future<Output = Result<(), hyper::Error>>,
+    IO: AsyncWrite + Unpin,
+{
+    if ended.is_none()
+        && let Poll::Ready(result) = connection.poll(cx)
+    {
+        *ended = Some(result.map_err(Into::into));
+    }
+    match drain.poll_drain(cx) {
+        Poll::Ready(Err(err)) => Poll::Ready(Err(err.into())),
+        Poll::Ready(Ok(())) => ended.take().map_or(Poll::Pending, Poll::Ready),
+        Poll::Pending => Poll::Pending,
     }
 }
 

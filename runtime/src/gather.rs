@@ -1,0 +1,307 @@
+//! Gathers a server connection's writes into one buffer that goes out when the
+//! connection task has done all it can for now.
+//!
+//! h2 writes every DATA frame of 256 bytes or more with its own `writev` and
+//! flushes after each, so a stream of 16 KiB messages costs a system call per
+//! message, and on loopback each call also runs the receiver's TCP path. Behind
+//! [`Gather`], hyper's writes are copied into one buffer and its flushes return
+//! at once; [`Drain`] writes the buffer when the connection's future yields (or
+//! as soon as the buffer holds [`LIMIT`] bytes). Shutdown drains first, so
+//! nothing hyper wrote is lost.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Bytes gathered before a write goes out without waiting for the task to
+/// yield: about two 16 KiB frames, as grpc-go's 32 KiB write buffer.
+pub(crate) const LIMIT: usize = 32 * 1024;
+/// The first allocation of an empty buffer; it is freed whenever it drains,
+/// so an idle connection holds none.
+const FIRST: usize = 4 * 1024;
+
+struct Shared<IO> {
+    io: IO,
+    buf: Vec<u8>,
+    /// How much of `buf` is already written.
+    sent: usize,
+}
+
+/// The IO half that hyper owns.
+pub(crate) struct Gather<IO> {
+    shared: Arc<Mutex<Shared<IO>>>,
+}
+
+/// The handle that writes what [`Gather`] holds; polled by the connection task
+/// after the connection's future.
+pub(crate) struct Drain<IO> {
+    shared: Arc<Mutex<Shared<IO>>>,
+}
+
+/// Wraps `io`; the [`Drain`] must be polled whenever the connection's future
+/// has been.
+pub(crate) fn gather<IO>(io: IO) -> (Gather<IO>, Drain<IO>) {
+    let shared = Arc::new(Mutex::new(Shared {
+        io,
+        buf: Vec::new(),
+        sent: 0,
+    }));
+    let drain = Drain {
+        shared: Arc::clone(&shared),
+    };
+    (Gather { shared }, drain)
+}
+
+fn lock<IO>(shared: &Mutex<Shared<IO>>) -> MutexGuard<'_, Shared<IO>> {
+    // A panic while holding the lock left bytes in order; carry on with them.
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<IO: AsyncWrite + Unpin> Shared<IO> {
+    fn pending(&self) -> usize {
+        self.buf.len() - self.sent
+    }
+
+    /// Writes until the buffer is empty (then frees it and flushes `io`).
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.sent < self.buf.len() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.buf[self.sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.sent += n;
+        }
+        if self.sent > 0 {
+            self.buf = Vec::new();
+            self.sent = 0;
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_gather(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if self.pending() >= LIMIT {
+            ready!(self.poll_drain(cx))?;
+        }
+        if self.pending() == 0 && total >= LIMIT {
+            // Big enough on its own: no copy.
+            return Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        }
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(total.clamp(FIRST, LIMIT));
+        }
+        let mut room = LIMIT - self.pending();
+        let mut taken = 0;
+        for buf in bufs {
+            if room == 0 {
+                break;
+            }
+            let part = &buf[..buf.len().min(room)];
+            self.buf.extend_from_slice(part);
+            room -= part.len();
+            taken += part.len();
+        }
+        Poll::Ready(Ok(taken))
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> Drain<IO> {
+    /// Writes what is gathered; `Pending` when the socket is full (the task
+    /// is woken when it drains).
+    pub(crate) fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut shared = lock(&self.shared);
+        if shared.pending() == 0 && shared.buf.capacity() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        shared.poll_drain(cx)
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Gather<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut lock(&self.shared).io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Gather<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        lock(&self.shared).poll_gather(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        lock(&self.shared).poll_gather(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    /// Returns at once: [`Drain`] writes when the task yields.
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut shared = lock(&self.shared);
+        ready!(shared.poll_drain(cx))?;
+        Pin::new(&mut shared.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    /// Records each write; accepts at most `per_write` bytes, or none while
+    /// `full`.
+    #[derive(Default)]
+    struct Recorder {
+        writes: Vec<Vec<u8>>,
+        per_write: Option<usize>,
+        full: bool,
+        flushes: usize,
+        shut: bool,
+    }
+
+    impl AsyncRead for Recorder {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Recorder {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            if self.full {
+                return Poll::Pending;
+            }
+            let n = buf.len().min(self.per_write.unwrap_or(usize::MAX));
+            self.writes.push(buf[..n].to_vec());
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.flushes += 1;
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.shut = true;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn cx() -> Context<'static> {
+        Context::from_waker(Waker::noop())
+    }
+
+    fn write(io: &mut Gather<Recorder>, bufs: &[&[u8]]) -> Poll<io::Result<usize>> {
+        let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+        Pin::new(io).poll_write_vectored(&mut cx(), &slices)
+    }
+
+    fn recorded(drain: &Drain<Recorder>) -> Vec<Vec<u8>> {
+        lock(&drain.shared).io.writes.clone()
+    }
+
+    #[test]
+    fn writes_and_flushes_wait_for_the_drain_then_go_out_as_one() {
+        let (mut io, drain) = gather(Recorder::default());
+        for frame in [&b"head"[..], b"data", b"trailers"] {
+            assert!(
+                matches!(write(&mut io, &[frame, b"|"]), Poll::Ready(Ok(n)) if n == frame.len() + 1)
+            );
+            assert!(Pin::new(&mut io).poll_flush(&mut cx()).is_ready());
+        }
+        assert!(recorded(&drain).is_empty());
+        assert!(matches!(drain.poll_drain(&mut cx()), Poll::Ready(Ok(()))));
+        assert_eq!(recorded(&drain), vec![b"head|data|trailers|".to_vec()]);
+        assert_eq!(lock(&drain.shared).io.flushes, 1);
+        // Drained: the buffer is freed, and an idle drain writes nothing.
+        assert_eq!(lock(&drain.shared).buf.capacity(), 0);
+        assert!(drain.poll_drain(&mut cx()).is_ready());
+        assert_eq!(recorded(&drain).len(), 1);
+    }
+
+    #[test]
+    fn a_full_buffer_is_written_before_more_is_taken() {
+        let (mut io, drain) = gather(Recorder::default());
+        let frame = vec![7u8; 20 * 1024];
+        assert!(matches!(write(&mut io, &[&frame]), Poll::Ready(Ok(n)) if n == frame.len()));
+        // Only what fits up to the limit is taken.
+        assert!(
+            matches!(write(&mut io, &[&frame]), Poll::Ready(Ok(n)) if n == LIMIT - frame.len())
+        );
+        assert!(recorded(&drain).is_empty());
+        // The buffer is full: the next write sends it first.
+        assert!(matches!(write(&mut io, &[b"x"]), Poll::Ready(Ok(1))));
+        assert_eq!(recorded(&drain).len(), 1);
+        assert_eq!(recorded(&drain)[0].len(), LIMIT);
+    }
+
+    #[test]
+    fn a_big_write_into_an_empty_buffer_is_not_copied() {
+        let (mut io, drain) = gather(Recorder::default());
+        let big = vec![1u8; LIMIT + 1];
+        assert!(matches!(write(&mut io, &[&big]), Poll::Ready(Ok(n)) if n == big.len()));
+        assert_eq!(recorded(&drain), vec![big]);
+        assert_eq!(lock(&drain.shared).buf.capacity(), 0);
+    }
+
+    #[test]
+    fn a_slow_socket_gets_the_rest_on_the_next_drain_in_order() {
+        let (mut io, drain) = gather(Recorder {
+            per_write: Some(3),
+            ..Recorder::default()
+        });
+        assert!(write(&mut io, &[b"abcdefgh"]).is_ready());
+        lock(&drain.shared).io.full = true;
+        assert!(drain.poll_drain(&mut cx()).is_pending());
+        assert!(write(&mut io, &[b"ij"]).is_ready());
+        lock(&drain.shared).io.full = false;
+        assert!(matches!(drain.poll_drain(&mut cx()), Poll::Ready(Ok(()))));
+        assert_eq!(recorded(&drain).concat(), b"abcdefghij");
+    }
+
+    #[test]
+    fn shutdown_sends_what_is_gathered_first() {
+        let (mut io, drain) = gather(Recorder::default());
+        assert!(write(&mut io, &[b"goaway"]).is_ready());
+        assert!(matches!(
+            Pin::new(&mut io).poll_shutdown(&mut cx()),
+            Poll::Ready(Ok(()))
+        ));
+        let shared = lock(&drain.shared);
+        assert_eq!(shared.io.writes, vec![b"goaway".to_vec()]);
+        assert!(shared.io.shut);
+    }
+}
