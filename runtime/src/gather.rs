@@ -28,6 +28,8 @@ struct Shared<IO> {
     buf: Vec<u8>,
     /// How much of `buf` is already written.
     sent: usize,
+    /// Bytes went to `io` since its last flush (TLS may hold some back).
+    unflushed: bool,
 }
 
 /// The IO half that hyper owns.
@@ -48,6 +50,7 @@ pub(crate) fn gather<IO>(io: IO) -> (Gather<IO>, Drain<IO>) {
         io,
         buf: Vec::new(),
         sent: 0,
+        unflushed: false,
     }));
     let drain = Drain {
         shared: Arc::clone(&shared),
@@ -67,7 +70,7 @@ impl<IO: AsyncWrite + Unpin> Shared<IO> {
         self.buf.len() - self.sent
     }
 
-    /// Writes until the buffer is empty (then frees it and flushes `io`).
+    /// Writes until the buffer is empty (then frees it) and flushes `io`.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.buf.len() {
             let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.buf[self.sent..]))?;
@@ -75,12 +78,17 @@ impl<IO: AsyncWrite + Unpin> Shared<IO> {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
             self.sent += n;
+            self.unflushed = true;
         }
-        if self.sent > 0 {
+        if self.buf.capacity() > 0 {
             self.buf = Vec::new();
             self.sent = 0;
         }
-        Pin::new(&mut self.io).poll_flush(cx)
+        if self.unflushed {
+            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
     }
 
     fn poll_gather(
@@ -89,12 +97,17 @@ impl<IO: AsyncWrite + Unpin> Shared<IO> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
+            return Poll::Ready(Ok(0));
+        }
         if self.pending() >= LIMIT {
             ready!(self.poll_drain(cx))?;
         }
         if self.pending() == 0 && total >= LIMIT {
             // Big enough on its own: no copy.
-            return Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+            let n = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, bufs))?;
+            self.unflushed = true;
+            return Poll::Ready(Ok(n));
         }
         if self.buf.capacity() == 0 {
             self.buf.reserve(total.clamp(FIRST, LIMIT));
@@ -119,7 +132,7 @@ impl<IO: AsyncWrite + Unpin> Drain<IO> {
     /// is woken when it drains).
     pub(crate) fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut shared = lock(&self.shared);
-        if shared.pending() == 0 && shared.buf.capacity() == 0 {
+        if shared.pending() == 0 && !shared.unflushed {
             return Poll::Ready(Ok(()));
         }
         shared.poll_drain(cx)
@@ -275,6 +288,12 @@ mod tests {
         assert!(matches!(write(&mut io, &[&big]), Poll::Ready(Ok(n)) if n == big.len()));
         assert_eq!(recorded(&drain), vec![big]);
         assert_eq!(lock(&drain.shared).buf.capacity(), 0);
+        // It still gets its flush (TLS may hold the tail of a record back).
+        assert_eq!(lock(&drain.shared).io.flushes, 0);
+        assert!(matches!(drain.poll_drain(&mut cx()), Poll::Ready(Ok(()))));
+        assert_eq!(lock(&drain.shared).io.flushes, 1);
+        assert!(drain.poll_drain(&mut cx()).is_ready());
+        assert_eq!(lock(&drain.shared).io.flushes, 1);
     }
 
     #[test]
