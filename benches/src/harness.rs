@@ -877,9 +877,7 @@ fn record(
                     measured.errors, measured.count, measured.error_text
                 ));
             }
-            let cpu_per_million = usage
-                .filter(|_| measured.count > 0)
-                .map(|usage| usage.cpu.as_secs_f64() / measured.count as f64 * 1e6);
+            let cpu_per_million = usage.and_then(|usage| usage.cpu_per_million(measured.count));
             let waited_percent = usage
                 .filter(|_| measured.secs > 0.0)
                 .map(|usage| usage.waited.as_secs_f64() / measured.secs * 100.0);

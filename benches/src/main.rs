@@ -79,12 +79,12 @@ fn stream_cell(args: &[String]) -> Result<String, String> {
     let m = &outcome.measured;
     let mut line = format!(
         "{:.0} msgs/s, {:.1} MB/s, {} errors",
-        m.count as f64 / m.secs,
+        m.rate(),
         m.mb_per_s.unwrap_or(0.0),
         m.errors
     );
-    if let Some(server) = outcome.server {
-        let per_msg = server.cpu.as_secs_f64() * 1e6 / m.count.max(1) as f64;
+    // CPU seconds per million messages is microseconds per message.
+    if let Some(per_msg) = outcome.server.and_then(|s| s.cpu_per_million(m.count)) {
         line.push_str(&format!(", server {per_msg:.2} us CPU per message"));
     }
     if !m.error_text.is_empty() {

@@ -47,6 +47,11 @@ impl Usage {
             waited: self.waited.saturating_sub(before.waited),
         }
     }
+
+    /// CPU seconds per million of `count` calls or messages; `None` for none.
+    pub(crate) fn cpu_per_million(&self, count: u64) -> Option<f64> {
+        (count > 0).then(|| self.cpu.as_secs_f64() / count as f64 * 1e6)
+    }
 }
 
 /// CPU time and run-queue wait so far.
