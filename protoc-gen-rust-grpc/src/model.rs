@@ -49,20 +49,22 @@ pub(crate) struct Method {
 }
 
 impl Service {
-    pub(crate) fn from_prost(service: &prost_build::Service) -> Self {
+    pub(crate) fn from_prost(service: &prost_build::Service, names: naming::ServiceNames) -> Self {
         let full_name = if service.package.is_empty() {
             service.proto_name.clone()
         } else {
             format!("{}.{}", service.package, service.proto_name)
         };
         let idents = naming::method_idents(service.methods.iter().map(|m| m.proto_name.as_str()));
+        let consts = naming::method_consts(idents.iter().map(String::as_str));
         let methods = service
             .methods
             .iter()
             .zip(idents)
-            .map(|(method, ident)| Method {
+            .zip(consts)
+            .map(|((method, ident), const_name)| Method {
                 proto_name: method.proto_name.clone(),
-                const_name: naming::method_const(&ident),
+                const_name,
                 ident,
                 path: format!("/{full_name}/{}", method.proto_name),
                 input: from_submodule(&method.input_type),
@@ -77,14 +79,13 @@ impl Service {
                 deprecated: method.options.deprecated(),
             })
             .collect();
-        let name = &service.proto_name;
         Self {
-            trait_name: naming::service_trait(name),
-            client_module: naming::service_module(name, "client"),
-            client_struct: naming::service_struct(name, "Client"),
-            server_module: naming::service_module(name, "server"),
-            server_struct: naming::service_struct(name, "Server"),
-            methods_module: naming::service_module(name, "methods"),
+            trait_name: names.trait_name,
+            client_module: names.client_module,
+            client_struct: names.client_struct,
+            server_module: names.server_module,
+            server_struct: names.server_struct,
+            methods_module: names.methods_module,
             docs: doc_lines(&service.comments),
             deprecated: service.options.deprecated(),
             full_name,

@@ -78,3 +78,84 @@ fn output_does_not_depend_on_input_order() {
     let b = generate(&shuffled, &requested, &Options::default()).unwrap();
     assert_eq!(a, b);
 }
+
+/// The names a package's module holds in the type namespace: its own items, and
+/// the modules of its child packages that the module tree nests inside it.
+fn module_names(package: &str, file: &syn::File, packages: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Mod(m) => Some(m.ident.to_string()),
+            syn::Item::Struct(s) => Some(s.ident.to_string()),
+            syn::Item::Enum(e) => Some(e.ident.to_string()),
+            syn::Item::Trait(t) => Some(t.ident.to_string()),
+            _ => None,
+        })
+        .collect();
+    let prefix = if package.is_empty() {
+        String::new()
+    } else {
+        format!("{package}.")
+    };
+    let children: std::collections::BTreeSet<&str> = packages
+        .iter()
+        .filter(|other| *other != package)
+        .filter_map(|other| other.strip_prefix(&prefix))
+        .filter_map(|rest| rest.split('.').next())
+        .collect();
+    names.extend(children.into_iter().map(str::to_owned));
+    names
+}
+
+#[test]
+fn no_generated_module_defines_a_name_twice() {
+    let parsed = source::parse(&corpus_files(), &[corpus_root()]).unwrap();
+    let files = generate(&parsed.files, &parsed.requested, &Options::default()).unwrap();
+    let packages: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.name.strip_suffix(".rs"))
+        .filter(|name| *name != "mod")
+        .map(|name| {
+            if name == "_" {
+                String::new()
+            } else {
+                name.to_owned()
+            }
+        })
+        .collect();
+    for (package, file) in packages
+        .iter()
+        .zip(files.iter().filter(|f| f.name != "mod.rs"))
+    {
+        let syntax = syn::parse_file(&file.content).unwrap();
+        let mut names = module_names(package, &syntax, &packages);
+        names.sort();
+        let twice: Vec<&String> = names
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| &w[0])
+            .collect();
+        assert!(twice.is_empty(), "{}: defined twice: {twice:?}", file.name);
+    }
+}
+
+#[test]
+fn generated_code_has_no_bidi_control_characters() {
+    let parsed = source::parse(&corpus_files(), &[corpus_root()]).unwrap();
+    let files = generate(&parsed.files, &parsed.requested, &Options::default()).unwrap();
+    let bidi = |c: char| matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let bidi_file = files.iter().find(|f| f.name == "corpus.bidi.rs").unwrap();
+    assert!(
+        bidi_file
+            .content
+            .contains("\\u{202E}txet desrever\\u{202C}")
+    );
+    for file in &files {
+        assert!(
+            !file.content.contains(bidi),
+            "{} has a raw bidi control",
+            file.name
+        );
+    }
+}

@@ -4,6 +4,18 @@ include!("_.rs");
 #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
 pub mod corpus {
     #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
+    pub mod bidi {
+        include!("corpus.bidi.rs");
+    }
+    #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
+    pub mod collide {
+        include!("corpus.collide.rs");
+        #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
+        pub mod baz_client {
+            include!("corpus.collide.baz_client.rs");
+        }
+    }
+    #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
     pub mod deprecated {
         include!("corpus.deprecated.rs");
     }
@@ -83,6 +95,9 @@ pub mod routeguide {
 #[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[
     FILE_DESCRIPTOR_SET,
+    corpus::bidi::FILE_DESCRIPTOR_SET,
+    corpus::collide::FILE_DESCRIPTOR_SET,
+    corpus::collide::baz_client::FILE_DESCRIPTOR_SET,
     corpus::deprecated::FILE_DESCRIPTOR_SET,
     corpus::docs::FILE_DESCRIPTOR_SET,
     corpus::echo::FILE_DESCRIPTOR_SET,

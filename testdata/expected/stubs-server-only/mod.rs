@@ -4,6 +4,18 @@ include!("_.rs");
 #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
 pub mod corpus {
     #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
+    pub mod bidi {
+        include!("corpus.bidi.rs");
+    }
+    #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
+    pub mod collide {
+        include!("corpus.collide.rs");
+        #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
+        pub mod baz_client {
+            include!("corpus.collide.baz_client.rs");
+        }
+    }
+    #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
     pub mod deprecated {
         include!("corpus.deprecated.rs");
     }
