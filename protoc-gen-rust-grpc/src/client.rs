@@ -130,3 +130,60 @@ pub(crate) fn generate(service: &Service) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::naming::{self, RESERVED_METHODS};
+
+    /// Every method the generated client struct has, rpcs aside: those in its
+    /// `impl` blocks and those of the traits it derives.
+    fn client_helpers() -> Vec<String> {
+        let names = naming::service_names(["Empty"], Default::default()).remove(0);
+        let service = crate::model::Service::empty_for_test(names);
+        let file: syn::File = syn::parse2(super::generate(&service)).unwrap();
+        let syn::Item::Mod(module) = &file.items[0] else {
+            panic!("expected the client module")
+        };
+        let mut found = Vec::new();
+        for item in &module.content.as_ref().unwrap().1 {
+            match item {
+                syn::Item::Impl(block) => {
+                    found.extend(block.items.iter().filter_map(|item| match item {
+                        syn::ImplItem::Fn(f) => Some(f.sig.ident.to_string()),
+                        _ => None,
+                    }))
+                }
+                syn::Item::Struct(s) => {
+                    for attr in &s.attrs {
+                        if attr.path().is_ident("derive") {
+                            let derives = attr.meta.require_list().unwrap().tokens.to_string();
+                            for derive in derives.split(',').map(str::trim) {
+                                found.extend(
+                                    match derive {
+                                        "Clone" => &["clone", "clone_from"][..],
+                                        "Debug" => &["fmt"][..],
+                                        other => panic!(
+                                            "a derive the reserved list does not know: {other}"
+                                        ),
+                                    }
+                                    .iter()
+                                    .map(|s| (*s).to_owned()),
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn reserved_methods_are_exactly_the_client_helpers() {
+        let mut reserved: Vec<String> = RESERVED_METHODS.iter().map(|s| (*s).to_owned()).collect();
+        reserved.sort();
+        assert_eq!(client_helpers(), reserved);
+    }
+}

@@ -94,6 +94,25 @@ impl Service {
     }
 }
 
+#[cfg(test)]
+impl Service {
+    /// A service without methods, for tests of the generated helpers.
+    pub(crate) fn empty_for_test(names: naming::ServiceNames) -> Self {
+        Self {
+            full_name: "test.Empty".to_owned(),
+            trait_name: names.trait_name,
+            client_module: names.client_module,
+            client_struct: names.client_struct,
+            server_module: names.server_module,
+            server_struct: names.server_struct,
+            methods_module: names.methods_module,
+            docs: Vec::new(),
+            deprecated: false,
+            methods: Vec::new(),
+        }
+    }
+}
+
 /// prost-build resolves types relative to the package module; generated clients and
 /// servers live one module deeper.
 fn from_submodule(rust_type: &str) -> String {

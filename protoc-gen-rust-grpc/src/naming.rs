@@ -6,9 +6,9 @@
 //! 2. A leading digit gets a `_` prefix (`3d` becomes `_3d`).
 //! 3. Rust keywords become raw identifiers (`type` becomes `r#type`); the four that
 //!    cannot be raw (`self`, `Self`, `super`, `crate`) get a `_` suffix instead.
-//! 4. A method whose snake_case name would shadow a helper on the generated client
-//!    or server (`connect`, `new`, `clone`, `into_inner`, ...) gets the suffix `_rpc`
-//!    (`Connect` becomes `connect_rpc`).
+//! 4. A method whose snake_case name is a method the generated client already has
+//!    (`connect`, `new`, `clone`, ...) gets the suffix `_rpc` (`Connect` becomes
+//!    `connect_rpc`).
 //! 5. When two methods of one service still map to the same name, the first in
 //!    .proto order keeps it and later ones get `_2`, `_3`, ... in order. Method
 //!    path constants follow the same rule.
@@ -34,32 +34,20 @@ const KEYWORDS: &[&str] = &[
 
 const NOT_RAW: &[&str] = &["self", "Self", "super", "crate"];
 
-/// Method names that generated clients and servers (or traits every client has,
-/// such as `Clone`) already use.
-const RESERVED_METHODS: &[&str] = &[
+/// The methods a generated client struct has besides its rpcs: its own (see
+/// client.rs) and those of the traits it derives (`Clone`, `Debug`). An rpc of the
+/// same name would be a duplicate definition, or would hide `client.clone()`.
+/// Server trait methods are called fully qualified, so they reserve nothing.
+pub(crate) const RESERVED_METHODS: &[&str] = &[
     "accept_compressed",
-    "borrow",
-    "borrow_mut",
     "clone",
     "clone_from",
-    "clone_into",
     "connect",
     "fmt",
-    "from",
-    "from_arc",
-    "inner",
-    "into",
-    "into_inner",
     "max_decoding_message_size",
     "max_encoding_message_size",
     "new",
-    "poll_ready",
-    "call",
     "send_compressed",
-    "to_owned",
-    "try_from",
-    "try_into",
-    "type_id",
     "with_interceptor",
     "with_origin",
 ];
@@ -245,7 +233,7 @@ mod tests {
             (&["SayHello"], &["say_hello"]),
             (
                 &["Connect", "New", "Clone", "IntoInner"],
-                &["connect_rpc", "new_rpc", "clone_rpc", "into_inner_rpc"],
+                &["connect_rpc", "new_rpc", "clone_rpc", "into_inner"],
             ),
             (&["Type", "Self", "Super"], &["r#type", "self_", "super_"]),
             (
@@ -263,6 +251,36 @@ mod tests {
         ];
         for (input, expected) in table {
             assert_eq!(method_idents(input.iter().copied()), *expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn client_helpers_are_reserved_and_nothing_else() {
+        let table: &[(&str, &str)] = &[
+            ("Connect", "connect_rpc"),
+            ("New", "new_rpc"),
+            ("WithOrigin", "with_origin_rpc"),
+            ("WithInterceptor", "with_interceptor_rpc"),
+            ("SendCompressed", "send_compressed_rpc"),
+            ("AcceptCompressed", "accept_compressed_rpc"),
+            ("MaxDecodingMessageSize", "max_decoding_message_size_rpc"),
+            ("MaxEncodingMessageSize", "max_encoding_message_size_rpc"),
+            ("Clone", "clone_rpc"),
+            ("CloneFrom", "clone_from_rpc"),
+            ("Fmt", "fmt_rpc"),
+            // Not methods of the generated client: the runtime's call helpers sit
+            // on its private `inner` field, and `call`/`poll_ready` are the server's.
+            ("Call", "call"),
+            ("PollReady", "poll_ready"),
+            ("Unary", "unary"),
+            ("Streaming", "streaming"),
+            ("Inner", "inner"),
+            ("IntoInner", "into_inner"),
+            ("FromArc", "from_arc"),
+            ("Into", "into"),
+        ];
+        for (rpc, ident) in table {
+            assert_eq!(method_idents([*rpc]), [*ident], "{rpc}");
         }
     }
 

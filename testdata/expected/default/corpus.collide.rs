@@ -64,7 +64,7 @@ pub mod foo_bar_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.collide.FooBar";
     /// The path of `Call`.
-    pub const CALL_RPC: &str = "/corpus.collide.FooBar/Call";
+    pub const CALL: &str = "/corpus.collide.FooBar/Call";
 }
 /// The client for `corpus.collide.FooBar`.
 #[allow(deprecated, dead_code, unreachable_pub)]
@@ -150,7 +150,7 @@ pub mod foo_bar_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> FooBarClient<T> {
         /// Single method.
-        pub async fn call_rpc(
+        pub async fn call(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Ping>,
         ) -> ::core::result::Result<
@@ -160,7 +160,7 @@ pub mod foo_bar_client {
             self.inner
                 .unary(
                     ::rust_grpc::IntoRequest::into_request(request),
-                    super::foo_bar_methods::CALL_RPC,
+                    super::foo_bar_methods::CALL,
                 )
                 .await
         }
@@ -174,7 +174,7 @@ pub mod foo_bar_server {
     /// The handlers of `corpus.collide.FooBar`.
     pub trait FooBar: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Single method.
-        fn call_rpc(
+        fn call(
             &self,
             request: ::rust_grpc::Request<super::Ping>,
         ) -> impl ::core::future::Future<
@@ -277,12 +277,12 @@ pub mod foo_bar_server {
         ) -> Self::Future {
             let inner = ::std::sync::Arc::clone(&self.inner);
             match request.uri().path() {
-                super::foo_bar_methods::CALL_RPC => {
+                super::foo_bar_methods::CALL => {
                     self.config
                         .unary(
                             request,
                             move |request| async move {
-                                <T as FooBar>::call_rpc(&inner, request).await
+                                <T as FooBar>::call(&inner, request).await
                             },
                         )
                 }
@@ -297,7 +297,7 @@ pub mod foo_bar_2_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.collide.Foo_Bar";
     /// The path of `Call`.
-    pub const CALL_RPC: &str = "/corpus.collide.Foo_Bar/Call";
+    pub const CALL: &str = "/corpus.collide.Foo_Bar/Call";
 }
 /// The client for `corpus.collide.Foo_Bar`.
 #[allow(deprecated, dead_code, unreachable_pub)]
@@ -383,7 +383,7 @@ pub mod foo_bar_2_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> FooBarClient<T> {
         /// Single method.
-        pub async fn call_rpc(
+        pub async fn call(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Ping>,
         ) -> ::core::result::Result<
@@ -393,7 +393,7 @@ pub mod foo_bar_2_client {
             self.inner
                 .unary(
                     ::rust_grpc::IntoRequest::into_request(request),
-                    super::foo_bar_2_methods::CALL_RPC,
+                    super::foo_bar_2_methods::CALL,
                 )
                 .await
         }
@@ -407,7 +407,7 @@ pub mod foo_bar_2_server {
     /// The handlers of `corpus.collide.Foo_Bar`.
     pub trait FooBar: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Single method.
-        fn call_rpc(
+        fn call(
             &self,
             request: ::rust_grpc::Request<super::Ping>,
         ) -> impl ::core::future::Future<
@@ -510,12 +510,12 @@ pub mod foo_bar_2_server {
         ) -> Self::Future {
             let inner = ::std::sync::Arc::clone(&self.inner);
             match request.uri().path() {
-                super::foo_bar_2_methods::CALL_RPC => {
+                super::foo_bar_2_methods::CALL => {
                     self.config
                         .unary(
                             request,
                             move |request| async move {
-                                <T as FooBar>::call_rpc(&inner, request).await
+                                <T as FooBar>::call(&inner, request).await
                             },
                         )
                 }

@@ -41,7 +41,7 @@ pub mod result_methods {
     /// The path of `Clone`.
     pub const CLONE_RPC: &str = "/corpus.keywords.Result/Clone";
     /// The path of `IntoInner`.
-    pub const INTO_INNER_RPC: &str = "/corpus.keywords.Result/IntoInner";
+    pub const INTO_INNER: &str = "/corpus.keywords.Result/IntoInner";
     /// The path of `Type`.
     pub const TYPE: &str = "/corpus.keywords.Result/Type";
     /// The path of `Self`.
@@ -179,7 +179,7 @@ pub mod result_client {
                 .await
         }
         /// Collides with a typical wrapper accessor.
-        pub async fn into_inner_rpc(
+        pub async fn into_inner(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Option>,
         ) -> ::core::result::Result<
@@ -189,7 +189,7 @@ pub mod result_client {
             self.inner
                 .unary(
                     ::rust_grpc::IntoRequest::into_request(request),
-                    super::result_methods::INTO_INNER_RPC,
+                    super::result_methods::INTO_INNER,
                 )
                 .await
         }
@@ -279,7 +279,7 @@ pub mod result_server {
             >,
         > + ::core::marker::Send;
         /// Collides with a typical wrapper accessor.
-        fn into_inner_rpc(
+        fn into_inner(
             &self,
             request: ::rust_grpc::Request<super::Option>,
         ) -> impl ::core::future::Future<
@@ -439,12 +439,12 @@ pub mod result_server {
                             },
                         )
                 }
-                super::result_methods::INTO_INNER_RPC => {
+                super::result_methods::INTO_INNER => {
                     self.config
                         .unary(
                             request,
                             move |request| async move {
-                                <T as Result>::into_inner_rpc(&inner, request).await
+                                <T as Result>::into_inner(&inner, request).await
                             },
                         )
                 }
@@ -755,7 +755,7 @@ pub mod t_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.keywords.T";
     /// The path of `Call`.
-    pub const CALL_RPC: &str = "/corpus.keywords.T/Call";
+    pub const CALL: &str = "/corpus.keywords.T/Call";
 }
 /// The client for `corpus.keywords.T`.
 #[allow(deprecated, dead_code, unreachable_pub)]
@@ -841,7 +841,7 @@ pub mod t_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> TClient<T> {
         /// Single method.
-        pub async fn call_rpc(
+        pub async fn call(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Box>,
         ) -> ::core::result::Result<
@@ -851,7 +851,7 @@ pub mod t_client {
             self.inner
                 .unary(
                     ::rust_grpc::IntoRequest::into_request(request),
-                    super::t_methods::CALL_RPC,
+                    super::t_methods::CALL,
                 )
                 .await
         }
@@ -865,7 +865,7 @@ pub mod t_server {
     /// The handlers of `corpus.keywords.T`.
     pub trait TService: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Single method.
-        fn call_rpc(
+        fn call(
             &self,
             request: ::rust_grpc::Request<super::Box>,
         ) -> impl ::core::future::Future<
@@ -968,12 +968,12 @@ pub mod t_server {
         ) -> Self::Future {
             let inner = ::std::sync::Arc::clone(&self.inner);
             match request.uri().path() {
-                super::t_methods::CALL_RPC => {
+                super::t_methods::CALL => {
                     self.config
                         .unary(
                             request,
                             move |request| async move {
-                                <T as TService>::call_rpc(&inner, request).await
+                                <T as TService>::call(&inner, request).await
                             },
                         )
                 }

@@ -64,7 +64,7 @@ pub mod foo_bar_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.collide.FooBar";
     /// The path of `Call`.
-    pub const CALL_RPC: &str = "/corpus.collide.FooBar/Call";
+    pub const CALL: &str = "/corpus.collide.FooBar/Call";
 }
 /// The server for `corpus.collide.FooBar`.
 #[allow(deprecated, dead_code, unreachable_pub)]
@@ -74,7 +74,7 @@ pub mod foo_bar_server {
     /// The handlers of `corpus.collide.FooBar`.
     pub trait FooBar: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Single method.
-        fn call_rpc(
+        fn call(
             &self,
             request: ::rust_grpc::Request<super::Ping>,
         ) -> impl ::core::future::Future<
@@ -180,12 +180,12 @@ pub mod foo_bar_server {
         ) -> Self::Future {
             let inner = ::std::sync::Arc::clone(&self.inner);
             match request.uri().path() {
-                super::foo_bar_methods::CALL_RPC => {
+                super::foo_bar_methods::CALL => {
                     self.config
                         .unary(
                             request,
                             move |request| async move {
-                                <T as FooBar>::call_rpc(&inner, request).await
+                                <T as FooBar>::call(&inner, request).await
                             },
                         )
                 }
@@ -200,7 +200,7 @@ pub mod foo_bar_2_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.collide.Foo_Bar";
     /// The path of `Call`.
-    pub const CALL_RPC: &str = "/corpus.collide.Foo_Bar/Call";
+    pub const CALL: &str = "/corpus.collide.Foo_Bar/Call";
 }
 /// The server for `corpus.collide.Foo_Bar`.
 #[allow(deprecated, dead_code, unreachable_pub)]
@@ -210,7 +210,7 @@ pub mod foo_bar_2_server {
     /// The handlers of `corpus.collide.Foo_Bar`.
     pub trait FooBar: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Single method.
-        fn call_rpc(
+        fn call(
             &self,
             request: ::rust_grpc::Request<super::Ping>,
         ) -> impl ::core::future::Future<
@@ -316,12 +316,12 @@ pub mod foo_bar_2_server {
         ) -> Self::Future {
             let inner = ::std::sync::Arc::clone(&self.inner);
             match request.uri().path() {
-                super::foo_bar_2_methods::CALL_RPC => {
+                super::foo_bar_2_methods::CALL => {
                     self.config
                         .unary(
                             request,
                             move |request| async move {
-                                <T as FooBar>::call_rpc(&inner, request).await
+                                <T as FooBar>::call(&inner, request).await
                             },
                         )
                 }

@@ -35,7 +35,7 @@ pub mod old_service_methods {
     /// The full name of the service.
     pub const SERVICE_NAME: &str = "corpus.deprecated.OldService";
     /// The path of `Call`.
-    pub const CALL_RPC: &str = "/corpus.deprecated.OldService/Call";
+    pub const CALL: &str = "/corpus.deprecated.OldService/Call";
 }
 /// The server for `corpus.deprecated.OldService`.
 #[allow(deprecated, dead_code, unreachable_pub)]
@@ -46,7 +46,7 @@ pub mod old_service_server {
     #[deprecated]
     pub trait OldService: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Method on a deprecated service.
-        fn call_rpc(
+        fn call(
             &self,
             request: ::rust_grpc::Request<super::OldRequest>,
         ) -> impl ::core::future::Future<
@@ -153,12 +153,12 @@ pub mod old_service_server {
         ) -> Self::Future {
             let inner = ::std::sync::Arc::clone(&self.inner);
             match request.uri().path() {
-                super::old_service_methods::CALL_RPC => {
+                super::old_service_methods::CALL => {
                     self.config
                         .unary(
                             request,
                             move |request| async move {
-                                <T as OldService>::call_rpc(&inner, request).await
+                                <T as OldService>::call(&inner, request).await
                             },
                         )
                 }
