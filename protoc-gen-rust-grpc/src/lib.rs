@@ -16,6 +16,7 @@ mod options;
 pub mod plugin;
 mod server;
 pub mod source;
+mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
@@ -109,26 +110,21 @@ pub fn generate(
             .push(file);
     }
 
+    validate::descriptors(files)?;
     let all = files
         .iter()
         .map(|file| (file.clone(), wanted.contains(file.name())))
         .collect();
-    // prost-build panics on some inputs it cannot handle; report those as errors
-    // rather than crash protoc or a build script.
-    let modules = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        messages::generate(all, options)
-    }))
-    .map_err(|panic| {
-        let reason = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown reason");
-        Error::new(format!(
-            "prost-build could not generate the messages: {reason}"
-        ))
-    })?
-    .map_err(|error| Error::new(format!("cannot generate messages: {error}")))?;
+    // prost-build panics on some inputs it cannot handle (enum values that map to
+    // one variant name, say); report those as errors rather than crash protoc or a
+    // build script.
+    let modules = quiet_catch_unwind(|| messages::generate(all, options))
+        .map_err(|reason| {
+            Error::new(format!(
+                "prost-build could not generate the messages: {reason}"
+            ))
+        })?
+        .map_err(|error| Error::new(format!("cannot generate messages: {error}")))?;
     let mut bodies: std::collections::HashMap<prost_build::Module, String> =
         modules.into_iter().collect();
 
@@ -156,6 +152,40 @@ pub fn generate(
     }
     outputs.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(outputs)
+}
+
+/// Runs `f`, turning a panic into its message without printing it: a panic hook
+/// stays quiet for this thread while `f` runs and passes other threads' panics on.
+fn quiet_catch_unwind<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    use std::panic;
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    // The hook is process-wide: one swap at a time, so each restores the one before.
+    static SWAP: Mutex<()> = Mutex::new(());
+    let _swap = SWAP.lock().unwrap_or_else(PoisonError::into_inner);
+    let previous = Arc::new(panic::take_hook());
+    let ours = std::thread::current().id();
+    panic::set_hook({
+        let previous = Arc::clone(&previous);
+        Box::new(move |info| {
+            if std::thread::current().id() != ours {
+                previous(info);
+            }
+        })
+    });
+    let result = panic::catch_unwind(panic::AssertUnwindSafe(f));
+    drop(panic::take_hook());
+    if let Ok(previous) = Arc::try_unwrap(previous) {
+        panic::set_hook(previous);
+    }
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("no message")
+            .to_owned()
+    })
 }
 
 /// The file a package's code goes to: `helloworld.rs`, `google.api.rs`, or `_.rs`.
@@ -421,6 +451,19 @@ pub fn write(dir: &std::path::Path, files: &[GeneratedFile]) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_caught_panic_becomes_its_message() {
+        assert_eq!(quiet_catch_unwind(|| 7), Ok(7));
+        assert_eq!(
+            quiet_catch_unwind(|| -> () { panic!("overlap: {}", 1) }),
+            Err("overlap: 1".to_owned())
+        );
+        assert_eq!(
+            quiet_catch_unwind(|| -> () { std::panic::panic_any(3) }),
+            Err("no message".to_owned())
+        );
+    }
 
     #[test]
     fn byte_string_escapes_quotes_backslashes_and_binary() {

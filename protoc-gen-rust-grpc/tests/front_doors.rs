@@ -344,3 +344,110 @@ fn buf_generate_writes_the_golden_bytes() {
         );
     }
 }
+
+/// Runs the binary in plugin mode on `request`, returning the decoded response
+/// and stderr.
+fn run_plugin(
+    request: &prost_types::compiler::CodeGeneratorRequest,
+) -> (prost_types::compiler::CodeGeneratorResponse, String) {
+    use prost::Message as _;
+    use std::io::Write;
+    let mut child = std::process::Command::new(binary())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&request.encode_to_vec())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let response =
+        prost_types::compiler::CodeGeneratorResponse::decode(output.stdout.as_slice()).unwrap();
+    (response, stderr(&output))
+}
+
+#[test]
+fn plugin_reports_a_method_type_that_does_not_exist_in_the_response() {
+    use prost_types::{
+        DescriptorProto, FileDescriptorProto, MethodDescriptorProto, ServiceDescriptorProto,
+    };
+    for (input, expected) in [
+        (
+            ".a.Missing",
+            "a.proto: rpc a.S/Get: request type `.a.Missing` is not defined in a.proto or the files given with it",
+        ),
+        ("", "a.proto: rpc a.S/Get has no request type"),
+    ] {
+        let request = prost_types::compiler::CodeGeneratorRequest {
+            file_to_generate: vec!["a.proto".to_owned()],
+            proto_file: vec![FileDescriptorProto {
+                name: Some("a.proto".to_owned()),
+                package: Some("a".to_owned()),
+                syntax: Some("proto3".to_owned()),
+                message_type: vec![DescriptorProto {
+                    name: Some("M".to_owned()),
+                    ..Default::default()
+                }],
+                service: vec![ServiceDescriptorProto {
+                    name: Some("S".to_owned()),
+                    method: vec![MethodDescriptorProto {
+                        name: Some("Get".to_owned()),
+                        input_type: Some(input.to_owned()),
+                        output_type: Some(".a.M".to_owned()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let (response, stderr) = run_plugin(&request);
+        assert_eq!(response.error(), expected);
+        assert!(response.file.is_empty(), "{input}: wrote files");
+        assert_eq!(stderr, "", "{input}");
+    }
+}
+
+/// Legal for protoc (a warning in proto2), but prost-build panics on it.
+const ENUM_OVERLAP: &str = r#"syntax = "proto2";
+package overlap;
+enum Color {
+  COLOR_RED = 0;
+  RED = 1;
+}
+message Paint { optional Color color = 1; }
+"#;
+
+#[test]
+fn a_prost_build_panic_is_an_error_without_a_panic_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto = dir.path().join("overlap.proto");
+    std::fs::write(&proto, ENUM_OVERLAP).unwrap();
+    let expected =
+        "prost-build could not generate the messages: Generated enum variant names overlap";
+
+    let out = tempfile::tempdir().unwrap();
+    let output = run_protoc(dir.path(), std::slice::from_ref(&proto), out.path(), None);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(text.contains(expected), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+
+    let output = run_standalone(&[
+        "-I",
+        dir.path().to_str().unwrap(),
+        proto.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains(expected), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}

@@ -1,0 +1,241 @@
+//! Checks on descriptors that protoc and protox always pass but a hand-made
+//! request may not, made before prost-build sees them: prost-build panics on
+//! some and writes code that cannot compile for others.
+
+use std::collections::BTreeMap;
+
+use prost_types::field_descriptor_proto::Type;
+use prost_types::{DescriptorProto, FileDescriptorProto};
+
+use crate::Error;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Message,
+    Enum,
+}
+
+/// Every type a method or field names exists and has the right kind, and every
+/// map entry has its `key` and `value` fields.
+pub(crate) fn descriptors(files: &[FileDescriptorProto]) -> Result<(), Error> {
+    let mut types = BTreeMap::new();
+    for file in files {
+        let scope = match file.package() {
+            "" => String::new(),
+            package => format!(".{package}"),
+        };
+        for message in &file.message_type {
+            collect_message(&scope, message, &mut types);
+        }
+        for enumeration in &file.enum_type {
+            types.insert(format!("{scope}.{}", enumeration.name()), Kind::Enum);
+        }
+    }
+    for file in files {
+        let scope = match file.package() {
+            "" => String::new(),
+            package => format!("{package}."),
+        };
+        for service in &file.service {
+            for method in &service.method {
+                let rpc = format!("rpc {scope}{}/{}", service.name(), method.name());
+                for (role, name) in [
+                    ("request type", &method.input_type),
+                    ("response type", &method.output_type),
+                ] {
+                    check_type(file, &types, &rpc, role, name.as_deref(), Kind::Message)?;
+                }
+            }
+        }
+        for message in &file.message_type {
+            check_message(file, &types, &format!("{scope}{}", message.name()), message)?;
+        }
+    }
+    Ok(())
+}
+
+fn collect_message(scope: &str, message: &DescriptorProto, types: &mut BTreeMap<String, Kind>) {
+    let name = format!("{scope}.{}", message.name());
+    for nested in &message.nested_type {
+        collect_message(&name, nested, types);
+    }
+    for enumeration in &message.enum_type {
+        types.insert(format!("{name}.{}", enumeration.name()), Kind::Enum);
+    }
+    types.insert(name, Kind::Message);
+}
+
+fn check_message(
+    file: &FileDescriptorProto,
+    types: &BTreeMap<String, Kind>,
+    full_name: &str,
+    message: &DescriptorProto,
+) -> Result<(), Error> {
+    if message.options.as_ref().is_some_and(|o| o.map_entry()) {
+        let names: Vec<&str> = message.field.iter().map(|f| f.name()).collect();
+        if names.first() != Some(&"key") || names.get(1) != Some(&"value") {
+            return Err(Error::new(format!(
+                "{}: map entry {full_name} must have the fields `key` and `value`, in that order, not {names:?}",
+                file.name()
+            )));
+        }
+    }
+    for field in &message.field {
+        let kind = match field.r#type() {
+            Type::Message | Type::Group => Kind::Message,
+            Type::Enum => Kind::Enum,
+            _ if field.type_name.is_some() => Kind::Message,
+            _ => continue,
+        };
+        let what = format!("field {full_name}.{}", field.name());
+        check_type(file, types, &what, "type", field.type_name.as_deref(), kind)?;
+    }
+    for nested in &message.nested_type {
+        check_message(
+            file,
+            types,
+            &format!("{full_name}.{}", nested.name()),
+            nested,
+        )?;
+    }
+    Ok(())
+}
+
+fn check_type(
+    file: &FileDescriptorProto,
+    types: &BTreeMap<String, Kind>,
+    what: &str,
+    role: &str,
+    name: Option<&str>,
+    expected: Kind,
+) -> Result<(), Error> {
+    let file = file.name();
+    let kind_name = |kind| match kind {
+        Kind::Message => "a message",
+        Kind::Enum => "an enum",
+    };
+    let name = match name {
+        None | Some("") => {
+            return Err(Error::new(format!("{file}: {what} has no {role}")));
+        }
+        Some(name) => name,
+    };
+    if !name.starts_with('.') {
+        return Err(Error::new(format!(
+            "{file}: {what}: {role} `{name}` is not fully qualified (descriptors name types as `.package.Message`)"
+        )));
+    }
+    match types.get(name) {
+        Some(kind) if *kind == expected => Ok(()),
+        Some(kind) => Err(Error::new(format!(
+            "{file}: {what}: {role} `{name}` is {}, not {}",
+            kind_name(*kind),
+            kind_name(expected)
+        ))),
+        None => Err(Error::new(format!(
+            "{file}: {what}: {role} `{name}` is not defined in {file} or the files given with it"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost_types::{
+        FieldDescriptorProto, MessageOptions, MethodDescriptorProto, ServiceDescriptorProto,
+    };
+
+    fn file(input: Option<&str>, output: Option<&str>) -> FileDescriptorProto {
+        FileDescriptorProto {
+            name: Some("a.proto".to_owned()),
+            package: Some("a".to_owned()),
+            message_type: vec![DescriptorProto {
+                name: Some("M".to_owned()),
+                enum_type: vec![prost_types::EnumDescriptorProto {
+                    name: Some("E".to_owned()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            service: vec![ServiceDescriptorProto {
+                name: Some("S".to_owned()),
+                method: vec![MethodDescriptorProto {
+                    name: Some("Get".to_owned()),
+                    input_type: input.map(str::to_owned),
+                    output_type: output.map(str::to_owned),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn error(file: FileDescriptorProto) -> String {
+        descriptors(&[file]).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn method_types_that_exist_pass() {
+        assert!(descriptors(&[file(Some(".a.M"), Some(".a.M"))]).is_ok());
+    }
+
+    #[test]
+    fn method_type_table() {
+        let table = [
+            (
+                Some(".a.Missing"),
+                "a.proto: rpc a.S/Get: request type `.a.Missing` is not defined in a.proto or the files given with it",
+            ),
+            (Some(""), "a.proto: rpc a.S/Get has no request type"),
+            (None, "a.proto: rpc a.S/Get has no request type"),
+            (
+                Some("a.M"),
+                "a.proto: rpc a.S/Get: request type `a.M` is not fully qualified (descriptors name types as `.package.Message`)",
+            ),
+            (
+                Some(".a.M.E"),
+                "a.proto: rpc a.S/Get: request type `.a.M.E` is an enum, not a message",
+            ),
+        ];
+        for (input, expected) in table {
+            assert_eq!(error(file(input, Some(".a.M"))), expected, "{input:?}");
+        }
+        assert_eq!(
+            error(file(Some(".a.M"), Some(".b.M"))),
+            "a.proto: rpc a.S/Get: response type `.b.M` is not defined in a.proto or the files given with it"
+        );
+    }
+
+    #[test]
+    fn field_types_must_exist() {
+        let mut bad = file(Some(".a.M"), Some(".a.M"));
+        bad.message_type[0].field.push(FieldDescriptorProto {
+            name: Some("other".to_owned()),
+            r#type: Some(Type::Message as i32),
+            type_name: Some(".a.Other".to_owned()),
+            ..Default::default()
+        });
+        assert_eq!(
+            error(bad),
+            "a.proto: field a.M.other: type `.a.Other` is not defined in a.proto or the files given with it"
+        );
+    }
+
+    #[test]
+    fn map_entries_need_key_and_value() {
+        let mut bad = file(Some(".a.M"), Some(".a.M"));
+        bad.message_type[0].nested_type.push(DescriptorProto {
+            name: Some("TagsEntry".to_owned()),
+            options: Some(MessageOptions {
+                map_entry: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        assert_eq!(
+            error(bad),
+            "a.proto: map entry a.M.TagsEntry must have the fields `key` and `value`, in that order, not []"
+        );
+    }
+}
