@@ -24,8 +24,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use protoc_gen_rust_grpc::Options;
-use protoc_gen_rust_grpc::source::Parsed;
+use protoc_gen_rust_grpc::{Options, OptionsError};
 
 /// Why compiling the protos failed. Its `Debug` output is the readable message, so
 /// a `build.rs` that returns it with `?` prints something a user can act on.
@@ -83,10 +82,13 @@ pub fn configure() -> Builder {
     Builder::default()
 }
 
-/// Options for one compilation; the same options the protoc plugin takes.
+/// Options for one compilation; the same options the protoc plugin takes, checked
+/// the same way. A rejected value is reported by [`Builder::compile`].
 #[derive(Debug, Clone)]
 pub struct Builder {
     options: Options,
+    /// The first option the generator rejected, kept so the chain stays infallible.
+    rejected: Option<OptionsError>,
     out_dir: Option<PathBuf>,
     protoc: Option<PathBuf>,
     generate_imports: bool,
@@ -97,6 +99,7 @@ impl Default for Builder {
     fn default() -> Self {
         Self {
             options: Options::default(),
+            rejected: None,
             out_dir: None,
             protoc: None,
             generate_imports: true,
@@ -106,86 +109,81 @@ impl Default for Builder {
 }
 
 impl Builder {
+    /// Applies a setter of [`Options`]; the first rejection is kept for `compile`.
+    fn with(
+        mut self,
+        set: impl FnOnce(&mut Options) -> Result<&mut Options, OptionsError>,
+    ) -> Self {
+        if let Err(error) = set(&mut self.options) {
+            self.rejected.get_or_insert(error);
+        }
+        self
+    }
+
     /// Generates clients (default true).
     pub fn build_client(mut self, enable: bool) -> Self {
-        self.options.client = enable;
+        self.options.client(enable);
         self
     }
 
     /// Generates server traits and servers (default true).
     pub fn build_server(mut self, enable: bool) -> Self {
-        self.options.server = enable;
+        self.options.server(enable);
         self
     }
 
     /// Gives every server trait method a default body answering UNIMPLEMENTED
     /// (default false).
     pub fn default_stubs(mut self, enable: bool) -> Self {
-        self.options.default_stubs = enable;
+        self.options.default_stubs(enable);
         self
     }
 
     /// Uses `rust_path` for the protobuf types under `proto_path` instead of
     /// generating them (for example `.google.type` and `::google_types`).
-    pub fn extern_path(
-        mut self,
-        proto_path: impl Into<String>,
-        rust_path: impl Into<String>,
-    ) -> Self {
-        self.options
-            .extern_paths
-            .push((proto_path.into(), rust_path.into()));
-        self
+    /// [`compile`](Self::compile) fails if either is malformed.
+    pub fn extern_path(self, proto_path: impl Into<String>, rust_path: impl Into<String>) -> Self {
+        self.with(|options| options.extern_path(proto_path, rust_path))
     }
 
     /// Adds an attribute to the messages and enums under `path`.
-    pub fn type_attribute(mut self, path: impl Into<String>, attribute: impl Into<String>) -> Self {
-        self.options
-            .type_attributes
-            .push((path.into(), attribute.into()));
-        self
+    /// [`compile`](Self::compile) fails if the attribute does not parse.
+    pub fn type_attribute(self, path: impl Into<String>, attribute: impl Into<String>) -> Self {
+        self.with(|options| options.type_attribute(path, attribute))
     }
 
     /// Adds an attribute to the fields under `path`.
-    pub fn field_attribute(
-        mut self,
-        path: impl Into<String>,
-        attribute: impl Into<String>,
-    ) -> Self {
-        self.options
-            .field_attributes
-            .push((path.into(), attribute.into()));
-        self
+    /// [`compile`](Self::compile) fails if the attribute does not parse.
+    pub fn field_attribute(self, path: impl Into<String>, attribute: impl Into<String>) -> Self {
+        self.with(|options| options.field_attribute(path, attribute))
     }
 
     /// Uses `bytes::Bytes` for the `bytes` fields under `path` (`.` for all).
-    pub fn bytes(mut self, path: impl Into<String>) -> Self {
-        self.options.bytes.push(path.into());
-        self
+    pub fn bytes(self, path: impl Into<String>) -> Self {
+        self.with(|options| options.bytes(path))
     }
 
     /// Uses `BTreeMap` for the map fields under `path` (`.` for all).
-    pub fn btree_map(mut self, path: impl Into<String>) -> Self {
-        self.options.btree_map.push(path.into());
-        self
+    pub fn btree_map(self, path: impl Into<String>) -> Self {
+        self.with(|options| options.btree_map(path))
     }
 
     /// Generates `google.protobuf` types instead of using `rust_grpc::prost_types`.
     pub fn compile_well_known_types(mut self, enable: bool) -> Self {
-        self.options.compile_well_known_types = enable;
+        self.options.compile_well_known_types(enable);
         self
     }
 
     /// Embeds each package's `FILE_DESCRIPTOR_SET` for reflection (default true).
     pub fn file_descriptor_set(mut self, enable: bool) -> Self {
-        self.options.file_descriptor_set = enable;
+        self.options.file_descriptor_set(enable);
         self
     }
 
     /// Names the module tree file (default `mod.rs`; `None` for none).
-    pub fn include_file(mut self, name: Option<&str>) -> Self {
-        self.options.include_file = name.map(str::to_owned);
-        self
+    /// [`compile`](Self::compile) fails for a name that is not a file name ending in `.rs`.
+    pub fn include_file(self, name: Option<&str>) -> Self {
+        self.with(|options| options.include_file(name))
     }
 
     /// Applies one option in the plugin's `key=value` form.
@@ -237,6 +235,9 @@ impl Builder {
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
     ) -> Result<Compiled, Error> {
+        if let Some(error) = &self.rejected {
+            return Err(Error::new(error.to_string()));
+        }
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
@@ -246,25 +247,16 @@ impl Builder {
             })?,
         };
         let parsed = match &self.protoc {
-            None => protoc_gen_rust_grpc::source::parse(protos, includes)
-                .map_err(|error| Error::new(error.to_string()))?,
-            Some(protoc) => run_protoc(protoc, protos, includes)?,
-        };
+            None => protoc_gen_rust_grpc::source::parse(protos, includes),
+            Some(protoc) => protoc_gen_rust_grpc::protoc::parse(protoc, protos, includes),
+        }
+        .map_err(|error| Error::new(error.to_string()))?;
         if self.emit_rerun_if_changed {
             for path in &parsed.paths {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }
-        let mut to_generate = parsed.requested.clone();
-        if self.generate_imports {
-            to_generate.extend(
-                parsed
-                    .imported
-                    .iter()
-                    .filter(|name| self.generates_import(&parsed, name))
-                    .cloned(),
-            );
-        }
+        let to_generate = parsed.files_to_generate(&self.options, self.generate_imports);
         let files = protoc_gen_rust_grpc::generate(&parsed.files, &to_generate, &self.options)
             .map_err(|error| Error::new(error.to_string()))?;
         protoc_gen_rust_grpc::write(&out_dir, &files)
@@ -274,94 +266,4 @@ impl Builder {
             written: files.iter().map(|file| out_dir.join(&file.name)).collect(),
         })
     }
-
-    fn generates_import(&self, parsed: &Parsed, name: &str) -> bool {
-        let Some(file) = parsed.files.iter().find(|file| file.name() == name) else {
-            return false;
-        };
-        let package = format!(".{}", file.package());
-        let wkt = package == ".google.protobuf" && !self.options.compile_well_known_types;
-        let external = self.options.extern_paths.iter().any(|(proto, _)| {
-            proto == "." || package == *proto || package.starts_with(&format!("{proto}."))
-        });
-        !wkt && !external
-    }
-}
-
-fn run_protoc(
-    protoc: &Path,
-    protos: &[impl AsRef<Path>],
-    includes: &[impl AsRef<Path>],
-) -> Result<Parsed, Error> {
-    use prost::Message as _;
-
-    let dir = tempfile::tempdir()
-        .map_err(|error| Error::new(format!("cannot make a temporary directory: {error}")))?;
-    let set_path = dir.path().join("set.bin");
-    let mut command = std::process::Command::new(protoc);
-    command
-        .arg("--include_imports")
-        .arg("--include_source_info")
-        .arg(format!("--descriptor_set_out={}", set_path.display()));
-    for include in includes {
-        command.arg(format!("--proto_path={}", include.as_ref().display()));
-    }
-    for proto in protos {
-        command.arg(proto.as_ref());
-    }
-    let output = command.output().map_err(|error| {
-        Error::new(format!(
-            "cannot run protoc at {}: {error}; install protoc or use the built-in parser (drop use_protoc)",
-            protoc.display()
-        ))
-    })?;
-    if !output.status.success() {
-        return Err(Error::new(format!(
-            "protoc failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )));
-    }
-    let bytes = std::fs::read(&set_path)
-        .map_err(|error| Error::new(format!("cannot read protoc's output: {error}")))?;
-    let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).map_err(|error| {
-        Error::new(format!(
-            "protoc wrote an unreadable descriptor set: {error}"
-        ))
-    })?;
-
-    let requested: Vec<String> = protos
-        .iter()
-        .map(|proto| name_in_includes(proto.as_ref(), includes))
-        .collect();
-    let mut parsed = Parsed {
-        files: set.file,
-        requested,
-        imported: Vec::new(),
-        paths: Vec::new(),
-    };
-    for file in &parsed.files {
-        if !parsed.requested.iter().any(|name| name == file.name()) {
-            parsed.imported.push(file.name().to_owned());
-        }
-        if let Some(path) = includes
-            .iter()
-            .map(|include| include.as_ref().join(file.name()))
-            .find(|path| path.is_file())
-        {
-            parsed.paths.push(path);
-        }
-    }
-    Ok(parsed)
-}
-
-/// The name protoc gives `proto`: its path relative to the first include holding it.
-fn name_in_includes(proto: &Path, includes: &[impl AsRef<Path>]) -> String {
-    includes
-        .iter()
-        .find_map(|include| proto.strip_prefix(include.as_ref()).ok())
-        .unwrap_or(proto)
-        .components()
-        .map(|part| part.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
 }

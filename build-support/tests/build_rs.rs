@@ -133,3 +133,37 @@ fn system_protoc_gives_the_same_bytes() {
         );
     }
 }
+
+#[test]
+fn builder_options_are_checked_like_plugin_options() {
+    let out = tempfile::tempdir().unwrap();
+    let root = testdata().join("protos");
+    let protos = [root.join("helloworld/helloworld.proto")];
+    let cases = [
+        (
+            rust_grpc_build::configure().extern_path(".helloworld", "not a path"),
+            "option `extern_path`: `not a path` is not a Rust path (such as `::other_crate::pkg`)",
+        ),
+        (
+            rust_grpc_build::configure().type_attribute(".helloworld", "#[derive("),
+            "option `type_attribute`: `#[derive(` is not a Rust attribute (such as `#[derive(Hash)]`)",
+        ),
+        (
+            rust_grpc_build::configure().field_attribute(".helloworld.HelloRequest.name", "serde"),
+            "option `field_attribute`: `serde` is not a Rust attribute (such as `#[derive(Hash)]`)",
+        ),
+    ];
+    for (builder, expected) in cases {
+        let error = builder
+            .emit_rerun_if_changed(false)
+            .out_dir(out.path())
+            .compile(&protos, &[&root])
+            .unwrap_err();
+        assert_eq!(error.to_string(), expected);
+    }
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "wrote output"
+    );
+}

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 
 use crate::{Options, check, generate, source, write};
 
+/// The usage text: the arguments, then every generator option.
+fn usage() -> String {
+    format!("{USAGE}{}", Options::help())
+}
+
 const USAGE: &str = "\
 protoc-gen-rust-grpc: gRPC services, clients and prost messages for rust-grpc
 
@@ -29,17 +34,6 @@ Arguments:
   --help                print this help
 
 Options (KEY=VALUE):
-  client=BOOL                    generate clients (default true)
-  server=BOOL                    generate server traits and servers (default true)
-  default_stubs=BOOL             server trait methods answer UNIMPLEMENTED by default (default false)
-  extern_path=.PROTO=::RUST      use types from another crate instead of generating them
-  type_attribute=.PATH=ATTR      add an attribute to generated messages and enums
-  field_attribute=.PATH=ATTR     add an attribute to generated fields
-  bytes=.PATH                    use bytes::Bytes for these bytes fields (. for all)
-  btree_map=.PATH                use BTreeMap for these map fields (. for all)
-  compile_well_known_types=BOOL  generate google.protobuf types instead of using prost-types
-  file_descriptor_set=BOOL       embed FILE_DESCRIPTOR_SET for reflection (default true)
-  include_file=NAME              the module tree file (default mod.rs; empty for none)
 ";
 
 struct Args {
@@ -117,7 +111,7 @@ pub fn run(args: &[String]) -> ExitCode {
     let args = match parse_args(args) {
         Ok(Parsed::Run(args)) => args,
         Ok(Parsed::Help) => {
-            print!("{USAGE}");
+            print!("{}", usage());
             return ExitCode::SUCCESS;
         }
         Ok(Parsed::Version) => {
@@ -125,7 +119,7 @@ pub fn run(args: &[String]) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            eprintln!("protoc-gen-rust-grpc: {message}\n\n{USAGE}");
+            eprintln!("protoc-gen-rust-grpc: {message}\n\n{}", usage());
             return ExitCode::from(2);
         }
     };
@@ -139,7 +133,10 @@ pub fn run(args: &[String]) -> ExitCode {
 }
 
 fn execute(args: &Args) -> Result<ExitCode, String> {
-    let options = Options::parse(&args.options.join(",")).map_err(|e| e.to_string())?;
+    let mut options = Options::default();
+    for opt in &args.options {
+        options.set_all(opt).map_err(|e| e.to_string())?;
+    }
     let parsed = source::parse(&args.files, &args.includes).map_err(|e| e.to_string())?;
     // Without --out, only the descriptor set is asked for.
     let files = match &args.out {

@@ -2,10 +2,11 @@
 //! the `rust-grpc` runtime.
 //!
 //! One core, [`generate`], takes file descriptors, the names of the files to
-//! generate and [`Options`], and returns files with deterministic bytes. Two front
-//! doors feed it: protoc's plugin protocol ([`plugin`]) and the pure-Rust parser
-//! ([`source`]), which `rust-grpc-build` and the standalone binary use. Both give
-//! the same bytes for the same protos and options.
+//! generate and [`Options`], and returns files with deterministic bytes. The
+//! doors feed it: protoc's plugin protocol ([`plugin`], which buf speaks too), the
+//! pure-Rust parser ([`source`]) that the standalone binary and `rust-grpc-build`
+//! use, and a system protoc run as a subprocess ([`protoc`]). All give the same
+//! bytes for the same protos and options.
 
 pub mod cli;
 mod client;
@@ -14,6 +15,7 @@ mod model;
 mod naming;
 mod options;
 pub mod plugin;
+pub mod protoc;
 mod server;
 pub mod source;
 mod validate;
@@ -24,7 +26,7 @@ use std::fmt::{self, Write as _};
 use prost::Message as _;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
 
-pub use options::{KEYS as OPTION_KEYS, Options, OptionsError};
+pub use options::{OptionDoc, Options, OptionsError};
 
 /// This generator's version, written into every file's header.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

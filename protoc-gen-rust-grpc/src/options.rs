@@ -1,42 +1,29 @@
-//! The one set of generator options, shared by the protoc plugin, the standalone
-//! binary and `rust-grpc-build`.
+//! The one set of generator options, shared by every door: the protoc plugin and
+//! buf (`--rust-grpc_opt`), the standalone binary (`--opt`) and `rust-grpc-build`'s
+//! builder. One table documents them ([`Options::documented`], which `--help`
+//! prints and a test holds README's table to), one parser splits the `k=v` form,
+//! and the typed setters below are the one place each value is checked.
 
 use std::fmt;
 
 /// Everything that changes what the generator writes.
 ///
 /// Parsed from protoc's `--rust-grpc_opt=k=v,k2=v2` string with [`Options::parse`],
-/// or built in code. Keys that take a protobuf path (`.pkg.Message.field`) accept
-/// `.` for "everything".
+/// or set in code with the methods named after the keys. Keys that take a
+/// protobuf path (`.pkg.Message.field`) accept `.` for "everything".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// Generate clients (`client=true`, default on).
-    pub client: bool,
-    /// Generate server traits and servers (`server=true`, default on).
-    pub server: bool,
-    /// Give every server trait method a default body that answers UNIMPLEMENTED
-    /// (`default_stubs=true`, default off), so adding an rpc does not break servers.
-    pub default_stubs: bool,
-    /// Types that live in another crate: `(protobuf path, Rust path)`, referenced
-    /// rather than generated (`extern_path=.other.pkg=::other_crate::pkg`).
-    pub extern_paths: Vec<(String, String)>,
-    /// Attributes for generated types (`type_attribute=.pkg.Msg=#[derive(Hash)]`).
-    pub type_attributes: Vec<(String, String)>,
-    /// Attributes for generated fields (`field_attribute=.pkg.Msg.field=#[serde(skip)]`).
-    pub field_attributes: Vec<(String, String)>,
-    /// Fields that use `bytes::Bytes` instead of `Vec<u8>` (`bytes=.pkg.Msg.data`).
-    pub bytes: Vec<String>,
-    /// Map fields that use `BTreeMap` instead of `HashMap` (`btree_map=.`).
-    pub btree_map: Vec<String>,
-    /// Generate the well-known types (`google.protobuf.*`) instead of mapping them
-    /// to `rust_grpc::prost_types` (`compile_well_known_types=true`, default off).
-    pub compile_well_known_types: bool,
-    /// Embed each package's encoded `FileDescriptorSet` as `FILE_DESCRIPTOR_SET`
-    /// for reflection (`file_descriptor_set=true`, default on).
-    pub file_descriptor_set: bool,
-    /// The module tree file that includes every package file
-    /// (`include_file=mod.rs`, the default; `include_file=` turns it off).
-    pub include_file: Option<String>,
+    pub(crate) client: bool,
+    pub(crate) server: bool,
+    pub(crate) default_stubs: bool,
+    pub(crate) extern_paths: Vec<(String, String)>,
+    pub(crate) type_attributes: Vec<(String, String)>,
+    pub(crate) field_attributes: Vec<(String, String)>,
+    pub(crate) bytes: Vec<String>,
+    pub(crate) btree_map: Vec<String>,
+    pub(crate) compile_well_known_types: bool,
+    pub(crate) file_descriptor_set: bool,
+    pub(crate) include_file: Option<String>,
 }
 
 impl Default for Options {
@@ -57,30 +44,139 @@ impl Default for Options {
     }
 }
 
-/// The keys [`Options::parse`] accepts, in the order `--help` lists them.
-pub const KEYS: &[&str] = &[
-    "client",
-    "server",
-    "default_stubs",
-    "extern_path",
-    "type_attribute",
-    "field_attribute",
-    "bytes",
-    "btree_map",
-    "compile_well_known_types",
-    "file_descriptor_set",
-    "include_file",
+/// One option as documented: its key, the value it takes, its default and what
+/// it does.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionDoc {
+    key: &'static str,
+    value: &'static str,
+    default: &'static str,
+    help: &'static str,
+}
+
+impl OptionDoc {
+    /// The key, such as `default_stubs`.
+    pub fn key(&self) -> &'static str {
+        self.key
+    }
+
+    /// The value it takes, such as `BOOL` or `.PROTO=::RUST`.
+    pub fn value(&self) -> &'static str {
+        self.value
+    }
+
+    /// The value when the option is not given; empty for lists, which start empty.
+    pub fn default(&self) -> &'static str {
+        self.default
+    }
+
+    /// What it does, in one line.
+    pub fn help(&self) -> &'static str {
+        self.help
+    }
+}
+
+const fn doc(
+    key: &'static str,
+    value: &'static str,
+    default: &'static str,
+    help: &'static str,
+) -> OptionDoc {
+    OptionDoc {
+        key,
+        value,
+        default,
+        help,
+    }
+}
+
+const DOCS: &[OptionDoc] = &[
+    doc("client", "BOOL", "true", "generate clients"),
+    doc(
+        "server",
+        "BOOL",
+        "true",
+        "generate server traits and servers",
+    ),
+    doc(
+        "default_stubs",
+        "BOOL",
+        "false",
+        "server trait methods answer UNIMPLEMENTED by default",
+    ),
+    doc(
+        "extern_path",
+        ".PROTO=::RUST",
+        "",
+        "use types from another crate instead of generating them",
+    ),
+    doc(
+        "type_attribute",
+        ".PATH=ATTR",
+        "",
+        "add an attribute to generated messages and enums",
+    ),
+    doc(
+        "field_attribute",
+        ".PATH=ATTR",
+        "",
+        "add an attribute to generated fields",
+    ),
+    doc(
+        "bytes",
+        ".PATH",
+        "",
+        "use bytes::Bytes for these bytes fields (. for all)",
+    ),
+    doc(
+        "btree_map",
+        ".PATH",
+        "",
+        "use BTreeMap for these map fields (. for all)",
+    ),
+    doc(
+        "compile_well_known_types",
+        "BOOL",
+        "false",
+        "generate google.protobuf types instead of using prost-types",
+    ),
+    doc(
+        "file_descriptor_set",
+        "BOOL",
+        "true",
+        "embed FILE_DESCRIPTOR_SET for reflection",
+    ),
+    doc(
+        "include_file",
+        "NAME",
+        "mod.rs",
+        "the module tree file; empty for none",
+    ),
 ];
 
-/// An option string that could not be understood.
+/// An option that could not be understood: which key, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionsError {
+    key: String,
     message: String,
 }
 
 impl OptionsError {
-    fn new(message: String) -> Self {
-        Self { message }
+    fn new(key: &str, message: String) -> Self {
+        Self {
+            key: key.to_owned(),
+            message,
+        }
+    }
+
+    /// The key the problem is with, as given (an unknown key too).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Whether the key is not an option at all.
+    pub fn is_unknown_key(&self) -> bool {
+        !DOCS.iter().any(|doc| doc.key == self.key)
     }
 }
 
@@ -93,6 +189,30 @@ impl fmt::Display for OptionsError {
 impl std::error::Error for OptionsError {}
 
 impl Options {
+    /// Every option, in the order `--help` and README list them.
+    pub fn documented() -> impl ExactSizeIterator<Item = OptionDoc> {
+        DOCS.iter().copied()
+    }
+
+    /// The options section of `--help`: one line per option, with its default.
+    pub fn help() -> String {
+        let width = DOCS
+            .iter()
+            .map(|doc| doc.key.len() + doc.value.len() + 1)
+            .max()
+            .unwrap_or(0);
+        let mut out = String::new();
+        for doc in DOCS {
+            let usage = format!("{}={}", doc.key, doc.value);
+            out.push_str(&format!("  {usage:<width$}  {}", doc.help));
+            if !doc.default.is_empty() {
+                out.push_str(&format!(" (default {})", doc.default));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
     /// Parses a comma-separated `key=value` list, as protoc passes `--rust-grpc_opt`.
     ///
     /// Commas inside brackets or parentheses (`#[derive(Eq, Hash)]`) do not split.
@@ -101,68 +221,217 @@ impl Options {
     /// # Errors
     ///
     /// Returns an error naming the key for an unknown key, a missing value or a
-    /// value that is not `true`/`false` where a boolean is expected.
+    /// value that the key's setter rejects.
     pub fn parse(parameter: &str) -> Result<Self, OptionsError> {
         let mut options = Self::default();
-        for item in split_top_level(parameter) {
-            let item = item.trim();
-            if item.is_empty() {
-                continue;
-            }
-            options.set(item)?;
-        }
+        options.set_all(parameter)?;
         Ok(options)
     }
 
-    /// Applies one `key=value` item.
+    /// Applies a comma-separated `key=value` list on top of these options.
     ///
     /// # Errors
     ///
     /// As for [`Options::parse`].
-    pub fn set(&mut self, item: &str) -> Result<(), OptionsError> {
+    pub fn set_all(&mut self, parameter: &str) -> Result<&mut Self, OptionsError> {
+        for item in split_top_level(parameter) {
+            let item = item.trim();
+            if !item.is_empty() {
+                self.set(item)?;
+            }
+        }
+        Ok(self)
+    }
+
+    /// Applies one `key=value` item (`key` alone means `key=true`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Options::parse`].
+    pub fn set(&mut self, item: &str) -> Result<&mut Self, OptionsError> {
         let (key, value) = match item.split_once('=') {
             Some((key, value)) => (key.trim(), Some(value.trim())),
             None => (item.trim(), None),
         };
         match key {
-            "client" => self.client = parse_bool(key, value)?,
-            "server" => self.server = parse_bool(key, value)?,
-            "default_stubs" => self.default_stubs = parse_bool(key, value)?,
-            "compile_well_known_types" => self.compile_well_known_types = parse_bool(key, value)?,
-            "file_descriptor_set" => self.file_descriptor_set = parse_bool(key, value)?,
-            "include_file" => {
-                let value = value.unwrap_or("");
-                if value.contains(['/', '\\'])
-                    || value == ".."
-                    || (!value.is_empty() && !value.ends_with(".rs"))
-                {
-                    return Err(OptionsError::new(format!(
-                        "option `include_file` takes a file name ending in .rs, such as `mod.rs`, not `{value}`"
-                    )));
-                }
-                self.include_file = (!value.is_empty()).then(|| value.to_owned());
+            "client" => Ok(self.client(parse_bool(key, value)?)),
+            "server" => Ok(self.server(parse_bool(key, value)?)),
+            "default_stubs" => Ok(self.default_stubs(parse_bool(key, value)?)),
+            "compile_well_known_types" => {
+                Ok(self.compile_well_known_types(parse_bool(key, value)?))
             }
+            "file_descriptor_set" => Ok(self.file_descriptor_set(parse_bool(key, value)?)),
+            "include_file" => self.include_file(value.filter(|v| !v.is_empty())),
             "extern_path" => {
                 let (proto, rust) = parse_pair(key, value)?;
-                if rust != "()" && syn::parse_str::<syn::Path>(&rust).is_err() {
-                    return Err(OptionsError::new(format!(
-                        "option `extern_path`: `{rust}` is not a Rust path (such as `::other_crate::pkg`)"
-                    )));
-                }
-                self.extern_paths.push((proto, rust));
+                self.extern_path(proto, rust)
             }
-            "type_attribute" => self.type_attributes.push(parse_attribute(key, value)?),
-            "field_attribute" => self.field_attributes.push(parse_attribute(key, value)?),
-            "bytes" => self.bytes.push(parse_path(key, value)?),
-            "btree_map" => self.btree_map.push(parse_path(key, value)?),
-            _ => {
-                return Err(OptionsError::new(format!(
+            "type_attribute" => {
+                let (path, attribute) = parse_pair(key, value)?;
+                self.type_attribute(path, attribute)
+            }
+            "field_attribute" => {
+                let (path, attribute) = parse_pair(key, value)?;
+                self.field_attribute(path, attribute)
+            }
+            "bytes" => self.bytes(value.unwrap_or("")),
+            "btree_map" => self.btree_map(value.unwrap_or("")),
+            _ => Err(OptionsError::new(
+                key,
+                format!(
                     "unknown option `{key}`; known options are: {}",
-                    KEYS.join(", ")
-                )));
-            }
+                    DOCS.iter()
+                        .map(|doc| doc.key)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
         }
-        Ok(())
+    }
+
+    /// Generates clients (`client`, default true).
+    pub fn client(&mut self, enable: bool) -> &mut Self {
+        self.client = enable;
+        self
+    }
+
+    /// Generates server traits and servers (`server`, default true).
+    pub fn server(&mut self, enable: bool) -> &mut Self {
+        self.server = enable;
+        self
+    }
+
+    /// Gives every server trait method a default body that answers UNIMPLEMENTED
+    /// (`default_stubs`, default false), so adding an rpc does not break servers.
+    pub fn default_stubs(&mut self, enable: bool) -> &mut Self {
+        self.default_stubs = enable;
+        self
+    }
+
+    /// Generates the well-known types (`google.protobuf.*`) instead of mapping them
+    /// to `rust_grpc::prost_types` (`compile_well_known_types`, default false).
+    pub fn compile_well_known_types(&mut self, enable: bool) -> &mut Self {
+        self.compile_well_known_types = enable;
+        self
+    }
+
+    /// Embeds each package's encoded `FileDescriptorSet` as `FILE_DESCRIPTOR_SET`
+    /// for reflection (`file_descriptor_set`, default true).
+    pub fn file_descriptor_set(&mut self, enable: bool) -> &mut Self {
+        self.file_descriptor_set = enable;
+        self
+    }
+
+    /// Names the module tree file that includes every package file
+    /// (`include_file`, default `mod.rs`; `None` for none).
+    ///
+    /// # Errors
+    ///
+    /// Returns an error for a name that is not a plain file name ending in `.rs`.
+    pub fn include_file(&mut self, name: Option<&str>) -> Result<&mut Self, OptionsError> {
+        if let Some(name) = name
+            && (name.contains(['/', '\\']) || !name.ends_with(".rs") || name == ".rs")
+        {
+            return Err(OptionsError::new(
+                "include_file",
+                format!(
+                    "option `include_file` takes a file name ending in .rs, such as `mod.rs`, not `{name}`"
+                ),
+            ));
+        }
+        self.include_file = name.map(str::to_owned);
+        Ok(self)
+    }
+
+    /// Refers to the types under `proto_path` (such as `.google.type`) through
+    /// `rust_path` (such as `::google_types`) instead of generating them
+    /// (`extern_path`, repeatable).
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when `proto_path` does not start with `.` or `rust_path`
+    /// is not a Rust path.
+    pub fn extern_path(
+        &mut self,
+        proto_path: impl Into<String>,
+        rust_path: impl Into<String>,
+    ) -> Result<&mut Self, OptionsError> {
+        let (proto, rust) = (proto_path.into(), rust_path.into());
+        let key = "extern_path";
+        if !proto.starts_with('.') {
+            return Err(OptionsError::new(
+                key,
+                format!(
+                    "option `extern_path`: `{proto}` is not a fully qualified protobuf path (such as `.google.type`)"
+                ),
+            ));
+        }
+        if rust != "()" && syn::parse_str::<syn::Path>(&rust).is_err() {
+            return Err(OptionsError::new(
+                key,
+                format!(
+                    "option `extern_path`: `{rust}` is not a Rust path (such as `::other_crate::pkg`)"
+                ),
+            ));
+        }
+        self.extern_paths.push((proto, rust));
+        Ok(self)
+    }
+
+    /// Adds `attribute` (such as `#[derive(Hash)]`) to the messages and enums under
+    /// `path` (`type_attribute`, repeatable).
+    ///
+    /// # Errors
+    ///
+    /// Returns an error for an empty path or an attribute that does not parse.
+    pub fn type_attribute(
+        &mut self,
+        path: impl Into<String>,
+        attribute: impl Into<String>,
+    ) -> Result<&mut Self, OptionsError> {
+        let pair = check_attribute("type_attribute", path.into(), attribute.into())?;
+        self.type_attributes.push(pair);
+        Ok(self)
+    }
+
+    /// Adds `attribute` (such as `#[serde(default)]`) to the fields under `path`
+    /// (`field_attribute`, repeatable).
+    ///
+    /// # Errors
+    ///
+    /// Returns an error for an empty path or an attribute that does not parse.
+    pub fn field_attribute(
+        &mut self,
+        path: impl Into<String>,
+        attribute: impl Into<String>,
+    ) -> Result<&mut Self, OptionsError> {
+        let pair = check_attribute("field_attribute", path.into(), attribute.into())?;
+        self.field_attributes.push(pair);
+        Ok(self)
+    }
+
+    /// Uses `bytes::Bytes` instead of `Vec<u8>` for the bytes fields under `path`
+    /// (`bytes`, repeatable; `.` for all).
+    ///
+    /// # Errors
+    ///
+    /// Returns an error for an empty path.
+    pub fn bytes(&mut self, path: impl Into<String>) -> Result<&mut Self, OptionsError> {
+        let path = check_path("bytes", path.into())?;
+        self.bytes.push(path);
+        Ok(self)
+    }
+
+    /// Uses `BTreeMap` instead of `HashMap` for the map fields under `path`
+    /// (`btree_map`, repeatable; `.` for all).
+    ///
+    /// # Errors
+    ///
+    /// Returns an error for an empty path.
+    pub fn btree_map(&mut self, path: impl Into<String>) -> Result<&mut Self, OptionsError> {
+        let path = check_path("btree_map", path.into())?;
+        self.btree_map.push(path);
+        Ok(self)
     }
 }
 
@@ -170,19 +439,22 @@ fn parse_bool(key: &str, value: Option<&str>) -> Result<bool, OptionsError> {
     match value {
         None | Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(other) => Err(OptionsError::new(format!(
-            "option `{key}` takes `true` or `false`, not `{other}`"
-        ))),
+        Some(other) => Err(OptionsError::new(
+            key,
+            format!("option `{key}` takes `true` or `false`, not `{other}`"),
+        )),
     }
 }
 
-fn parse_path(key: &str, value: Option<&str>) -> Result<String, OptionsError> {
-    match value {
-        Some(path) if !path.is_empty() => Ok(path.to_owned()),
-        _ => Err(OptionsError::new(format!(
-            "option `{key}` needs a protobuf path, for example `{key}=.my.package`"
-        ))),
+fn check_path(key: &str, path: String) -> Result<String, OptionsError> {
+    let path = path.trim().to_owned();
+    if path.is_empty() {
+        return Err(OptionsError::new(
+            key,
+            format!("option `{key}` needs a protobuf path, for example `{key}=.my.package`"),
+        ));
     }
+    Ok(path)
 }
 
 fn parse_pair(key: &str, value: Option<&str>) -> Result<(String, String), OptionsError> {
@@ -191,26 +463,36 @@ fn parse_pair(key: &str, value: Option<&str>) -> Result<(String, String), Option
         .filter(|(path, target)| !path.trim().is_empty() && !target.trim().is_empty())
         .map(|(path, target)| (path.trim().to_owned(), target.trim().to_owned()))
         .ok_or_else(|| {
-            OptionsError::new(format!(
-                "option `{key}` takes `{key}=PROTO_PATH=VALUE`, for example `{}`",
-                match key {
-                    "extern_path" => "extern_path=.google.type=::google_types",
-                    "field_attribute" => "field_attribute=.pkg.Msg.field=#[serde(default)]",
-                    _ => "type_attribute=.pkg.Msg=#[derive(Hash)]",
-                }
-            ))
+            OptionsError::new(
+                key,
+                format!(
+                    "option `{key}` takes `{key}=PROTO_PATH=VALUE`, for example `{}`",
+                    match key {
+                        "extern_path" => "extern_path=.google.type=::google_types",
+                        "field_attribute" => "field_attribute=.pkg.Msg.field=#[serde(default)]",
+                        _ => "type_attribute=.pkg.Msg=#[derive(Hash)]",
+                    }
+                ),
+            )
         })
 }
 
-fn parse_attribute(key: &str, value: Option<&str>) -> Result<(String, String), OptionsError> {
+fn check_attribute(
+    key: &str,
+    path: String,
+    attribute: String,
+) -> Result<(String, String), OptionsError> {
     use syn::parse::Parser as _;
 
-    let (path, attribute) = parse_pair(key, value)?;
+    let path = check_path(key, path)?;
     match syn::Attribute::parse_outer.parse_str(&attribute) {
         Ok(attributes) if !attributes.is_empty() => Ok((path, attribute)),
-        _ => Err(OptionsError::new(format!(
-            "option `{key}`: `{attribute}` is not a Rust attribute (such as `#[derive(Hash)]`)"
-        ))),
+        _ => Err(OptionsError::new(
+            key,
+            format!(
+                "option `{key}`: `{attribute}` is not a Rust attribute (such as `#[derive(Hash)]`)"
+            ),
+        )),
     }
 }
 
@@ -310,6 +592,66 @@ mod tests {
     fn bad_boolean_is_an_error() {
         let err = Options::parse("server=yes").unwrap_err().to_string();
         assert_eq!(err, "option `server` takes `true` or `false`, not `yes`");
+    }
+
+    #[test]
+    fn every_documented_default_is_the_default() {
+        for doc in Options::documented().filter(|doc| !doc.default().is_empty()) {
+            let item = format!("{}={}", doc.key(), doc.default());
+            assert_eq!(Options::parse(&item).unwrap(), Options::default(), "{item}");
+        }
+    }
+
+    #[test]
+    fn every_documented_key_parses_and_no_other() {
+        for doc in Options::documented() {
+            let value = match doc.value() {
+                "BOOL" => "false",
+                "NAME" => "x.rs",
+                ".PATH" => ".a",
+                ".PATH=ATTR" => ".a=#[derive(Hash)]",
+                ".PROTO=::RUST" => ".a=::a",
+                other => panic!("a value form the test does not know: {other}"),
+            };
+            let item = format!("{}={value}", doc.key());
+            assert!(Options::parse(&item).is_ok(), "{item}");
+        }
+        let error = Options::parse("clinet=true").unwrap_err();
+        assert!(error.is_unknown_key());
+        assert_eq!(error.key(), "clinet");
+    }
+
+    #[test]
+    fn typed_setters_check_what_the_parser_checks() {
+        let mut options = Options::default();
+        let parsed = options.extern_path(".a", "not a path").unwrap_err();
+        assert_eq!(
+            parsed,
+            Options::parse("extern_path=.a=not a path").unwrap_err()
+        );
+        assert!(options.extern_path("a", "::a").is_err());
+        assert!(options.type_attribute(".a", "#[derive(").is_err());
+        assert!(options.field_attribute("", "#[serde(skip)]").is_err());
+        assert!(options.bytes("").is_err());
+        assert!(options.include_file(Some("../x.rs")).is_err());
+        assert_eq!(
+            options,
+            Options::default(),
+            "a rejected value changed the options"
+        );
+        options.extern_path(".a", "::a").unwrap().client(false);
+        assert_eq!(
+            options,
+            Options::parse("extern_path=.a=::a,client=false").unwrap()
+        );
+    }
+
+    #[test]
+    fn help_lists_every_option_with_its_default() {
+        let help = Options::help();
+        assert_eq!(help.lines().count(), Options::documented().len());
+        assert!(help.contains("  client=BOOL "), "{help}");
+        assert!(help.contains("(default mod.rs)"), "{help}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use miette::Diagnostic;
 use prost_types::FileDescriptorProto;
 
-use crate::Error;
+use crate::{Error, Options};
 
 /// Parsed .proto files, ready for [`crate::generate`].
 #[derive(Debug, Clone)]
@@ -19,6 +19,37 @@ pub struct Parsed {
     pub imported: Vec<String>,
     /// Every file read from disk, imports included, for `cargo:rerun-if-changed`.
     pub paths: Vec<PathBuf>,
+}
+
+impl Parsed {
+    /// The files to generate: those asked for and, with `imports`, the imported
+    /// ones too, so the messages a service uses from another package are there;
+    /// never the well-known types (unless `compile_well_known_types` is set) nor
+    /// packages under an `extern_path`, which are used from elsewhere.
+    pub fn files_to_generate(&self, options: &Options, imports: bool) -> Vec<String> {
+        let mut names = self.requested.clone();
+        if imports {
+            names.extend(
+                self.imported
+                    .iter()
+                    .filter(|name| generates_import(self, options, name))
+                    .cloned(),
+            );
+        }
+        names
+    }
+}
+
+fn generates_import(parsed: &Parsed, options: &Options, name: &str) -> bool {
+    let Some(file) = parsed.files.iter().find(|file| file.name() == name) else {
+        return false;
+    };
+    let package = format!(".{}", file.package());
+    let wkt = package == ".google.protobuf" && !options.compile_well_known_types;
+    let external = options.extern_paths.iter().any(|(proto, _)| {
+        proto == "." || package == *proto || package.starts_with(&format!("{proto}."))
+    });
+    !wkt && !external
 }
 
 /// Parses `files` and everything they import, looking imports up in `includes`.

@@ -239,8 +239,11 @@ fn version_and_help_work() {
     let output = run_standalone(&["--help"]);
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
-    for key in protoc_gen_rust_grpc::OPTION_KEYS {
-        assert!(help.contains(key), "--help does not mention option {key}");
+    let (_, listed) = help.split_once("Options (KEY=VALUE):\n").unwrap();
+    assert_eq!(listed, protoc_gen_rust_grpc::Options::help());
+    for doc in protoc_gen_rust_grpc::Options::documented() {
+        let line = format!("  {}={}", doc.key(), doc.value());
+        assert!(listed.contains(&line), "--help does not list `{line}`");
     }
 }
 
@@ -450,4 +453,29 @@ fn a_prost_build_panic_is_an_error_without_a_panic_message() {
     let text = stderr(&output);
     assert!(text.contains(expected), "{text}");
     assert!(!text.contains("panicked"), "{text}");
+}
+
+#[test]
+fn readme_option_table_matches_the_options() {
+    let readme = std::fs::read_to_string(testdata().join("../README.md")).unwrap();
+    let (_, section) = readme.split_once("\n## Options\n").unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    let rows: Vec<(String, String)> = section
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            (
+                cells[1].trim_matches('`').to_owned(),
+                cells[2].trim_matches('`').to_owned(),
+            )
+        })
+        .collect();
+    let documented: Vec<(String, String)> = protoc_gen_rust_grpc::Options::documented()
+        .map(|doc| (doc.key().to_owned(), doc.default().to_owned()))
+        .collect();
+    assert_eq!(
+        rows, documented,
+        "README's option table (key, default) differs from Options::documented()"
+    );
 }
