@@ -26,33 +26,89 @@ use std::path::{Path, PathBuf};
 
 use protoc_gen_rust_grpc::{Options, OptionsError};
 
-/// Why compiling the protos failed. Its `Debug` output is the readable message, so
-/// a `build.rs` that returns it with `?` prints something a user can act on.
+/// Why compiling the protos failed.
+///
+/// Either the generator's own error ([`Error::generator`]: a bad .proto with
+/// `file:line:column`, a rejected option, protoc's message, an I/O error), shown
+/// as it is, or a problem with how the build helper was called. Its `Debug`
+/// output is the readable message with every source on one line, so a `build.rs`
+/// that returns it with `?` prints something a user can act on.
 pub struct Error {
-    message: String,
+    kind: Kind,
+}
+
+enum Kind {
+    Generator(protoc_gen_rust_grpc::Error),
+    Option(OptionsError),
+    NoOutDir,
 }
 
 impl Error {
-    fn new(message: impl Into<String>) -> Self {
+    /// What the generator reported, when it was the generator that failed.
+    pub fn generator(&self) -> Option<&protoc_gen_rust_grpc::Error> {
+        match &self.kind {
+            Kind::Generator(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The option a [`Builder`] method was given and the generator rejected.
+    pub fn option(&self) -> Option<&OptionsError> {
+        match &self.kind {
+            Kind::Option(error) => Some(error),
+            Kind::Generator(error) => error.options_error(),
+            Kind::NoOutDir => None,
+        }
+    }
+
+    /// `OUT_DIR` was not set and no [`Builder::out_dir`] was given.
+    pub fn is_out_dir_missing(&self) -> bool {
+        matches!(self.kind, Kind::NoOutDir)
+    }
+}
+
+impl From<protoc_gen_rust_grpc::Error> for Error {
+    fn from(error: protoc_gen_rust_grpc::Error) -> Self {
         Self {
-            message: message.into(),
+            kind: Kind::Generator(error),
         }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        match &self.kind {
+            Kind::Generator(error) => fmt::Display::fmt(error, f),
+            Kind::Option(error) => fmt::Display::fmt(error, f),
+            Kind::NoOutDir => f.write_str(
+                "OUT_DIR is not set: call rust-grpc-build from build.rs, or set Builder::out_dir",
+            ),
+        }
     }
 }
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        write!(f, "{self}")?;
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            write!(f, ": {cause}")?;
+            next = cause.source();
+        }
+        Ok(())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    // The generator's error is shown as this one's message, so the chain goes on
+    // from its source.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            Kind::Generator(error) => error.source(),
+            Kind::Option(_) | Kind::NoOutDir => None,
+        }
+    }
+}
 
 /// Compiles `protos` (looking imports up in `includes`) into `OUT_DIR` with the
 /// default options: clients, servers and messages, one file per package.
@@ -190,11 +246,11 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// Returns an error for an unknown key or a bad value.
+    /// Returns an error for an unknown key or a bad value ([`Error::option`]).
     pub fn option(mut self, item: &str) -> Result<Self, Error> {
-        self.options
-            .set(item)
-            .map_err(|error| Error::new(error.to_string()))?;
+        self.options.set(item).map_err(|error| Error {
+            kind: Kind::Option(error),
+        })?;
         Ok(self)
     }
 
@@ -236,31 +292,30 @@ impl Builder {
         includes: &[impl AsRef<Path>],
     ) -> Result<Compiled, Error> {
         if let Some(error) = &self.rejected {
-            return Err(Error::new(error.to_string()));
+            return Err(Error {
+                kind: Kind::Option(error.clone()),
+            });
         }
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
-            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
-                Error::new(
-                    "OUT_DIR is not set: call rust-grpc-build from build.rs, or set Builder::out_dir",
-                )
-            })?,
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or(Error {
+                    kind: Kind::NoOutDir,
+                })?,
         };
         let parsed = match &self.protoc {
             None => protoc_gen_rust_grpc::source::parse(protos, includes),
             Some(protoc) => protoc_gen_rust_grpc::protoc::parse(protoc, protos, includes),
-        }
-        .map_err(|error| Error::new(error.to_string()))?;
+        }?;
         if self.emit_rerun_if_changed {
             for path in &parsed.paths {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }
         let to_generate = parsed.files_to_generate(&self.options, self.generate_imports);
-        let files = protoc_gen_rust_grpc::generate(&parsed.files, &to_generate, &self.options)
-            .map_err(|error| Error::new(error.to_string()))?;
-        protoc_gen_rust_grpc::write(&out_dir, &files)
-            .map_err(|error| Error::new(error.to_string()))?;
+        let files = protoc_gen_rust_grpc::generate(&parsed.files, &to_generate, &self.options)?;
+        protoc_gen_rust_grpc::write(&out_dir, &files)?;
         Ok(Compiled {
             read: parsed.paths,
             written: files.iter().map(|file| out_dir.join(&file.name)).collect(),

@@ -167,3 +167,40 @@ fn builder_options_are_checked_like_plugin_options() {
         "wrote output"
     );
 }
+
+#[test]
+fn errors_keep_the_generator_error_its_place_and_its_source() {
+    let out = tempfile::tempdir().unwrap();
+    let bad = testdata().join("bad");
+    let error = rust_grpc_build::configure()
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile(&[bad.join("unknown_type.proto")], &[&bad])
+        .unwrap_err();
+    let generator = error.generator().unwrap();
+    assert!(generator.is_parse());
+    assert_eq!(generator.file(), Some("unknown_type.proto"));
+    assert_eq!((generator.line(), generator.column()), (Some(5), Some(3)));
+
+    let error = rust_grpc_build::configure()
+        .extern_path(".a", "not a path")
+        .compile(&[bad.join("unknown_type.proto")], &[&bad])
+        .unwrap_err();
+    assert_eq!(error.option().unwrap().key(), "extern_path");
+
+    let root = testdata().join("protos");
+    let error = rust_grpc_build::configure()
+        .emit_rerun_if_changed(false)
+        .use_protoc("/no/such/protoc")
+        .out_dir(out.path())
+        .compile(&[root.join("helloworld/helloworld.proto")], &[&root])
+        .unwrap_err();
+    assert!(error.generator().unwrap().is_protoc());
+    let io = std::error::Error::source(&error).unwrap();
+    assert!(io.downcast_ref::<std::io::Error>().is_some());
+    assert_eq!(
+        format!("{error:?}"),
+        format!("{error}: {io}"),
+        "Debug is the chain on one line"
+    );
+}

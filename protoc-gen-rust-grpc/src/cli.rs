@@ -135,14 +135,13 @@ pub fn run(args: &[String]) -> ExitCode {
 fn execute(args: &Args) -> Result<ExitCode, String> {
     let mut options = Options::default();
     for opt in &args.options {
-        options.set_all(opt).map_err(|e| e.to_string())?;
+        options.set_all(opt).map_err(|e| crate::error::chain(&e))?;
     }
-    let parsed = source::parse(&args.files, &args.includes).map_err(|e| e.to_string())?;
+    let parsed = source::parse(&args.files, &args.includes).map_err(|e| crate::error::chain(&e))?;
     // Without --out, only the descriptor set is asked for.
     let files = match &args.out {
-        Some(_) => {
-            generate(&parsed.files, &parsed.requested, &options).map_err(|e| e.to_string())?
-        }
+        Some(_) => generate(&parsed.files, &parsed.requested, &options)
+            .map_err(|e| crate::error::chain(&e))?,
         None => Vec::new(),
     };
     let out = args.out.as_deref().unwrap_or(std::path::Path::new("."));
@@ -177,7 +176,7 @@ fn execute(args: &Args) -> Result<ExitCode, String> {
         return Ok(ExitCode::FAILURE);
     }
     if args.out.is_some() {
-        write(out, &files).map_err(|e| e.to_string())?;
+        write(out, &files).map_err(|e| crate::error::chain(&e))?;
     }
     if let Some((path, bytes)) = &set {
         std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -10,6 +10,7 @@
 
 pub mod cli;
 mod client;
+mod error;
 mod messages;
 mod model;
 mod naming;
@@ -21,11 +22,13 @@ pub mod source;
 mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 use prost::Message as _;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
 
+pub use error::Error;
+use error::Kind as ErrorKind;
 pub use options::{OptionDoc, Options, OptionsError};
 
 /// This generator's version, written into every file's header.
@@ -43,31 +46,9 @@ pub struct GeneratedFile {
     pub content: String,
 }
 
-/// Why generation failed.
-#[derive(Debug)]
-pub struct Error {
-    message: String,
-}
-
-impl Error {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
-
 impl From<OptionsError> for Error {
     fn from(error: OptionsError) -> Self {
-        Self::new(error.to_string())
+        Self::transparent(ErrorKind::Options, error)
     }
 }
 
@@ -96,9 +77,13 @@ pub fn generate(
         match by_name.get(name) {
             Some(file) => selected.push((*file).clone()),
             None => {
-                return Err(Error::new(format!(
-                    "{name}: asked to generate this file, but no descriptor for it was given"
-                )));
+                return Err(Error::new(
+                    ErrorKind::Descriptor,
+                    format!(
+                        "{name}: asked to generate this file, but no descriptor for it was given"
+                    ),
+                )
+                .with_file(*name));
             }
         }
     }
@@ -122,11 +107,18 @@ pub fn generate(
     // build script.
     let modules = quiet_catch_unwind(|| messages::generate(all, options))
         .map_err(|reason| {
-            Error::new(format!(
-                "prost-build could not generate the messages: {reason}"
-            ))
+            Error::new(
+                ErrorKind::Messages,
+                format!("prost-build could not generate the messages: {reason}"),
+            )
         })?
-        .map_err(|error| Error::new(format!("cannot generate messages: {error}")))?;
+        .map_err(|error| {
+            Error::new(
+                ErrorKind::Messages,
+                "prost-build could not generate the messages",
+            )
+            .with_cause(error)
+        })?;
     let mut bodies: std::collections::HashMap<prost_build::Module, String> =
         modules.into_iter().collect();
 
@@ -435,17 +427,21 @@ pub fn check(dir: &std::path::Path, files: &[GeneratedFile]) -> CheckReport {
 ///
 /// # Errors
 ///
-/// Returns an I/O error naming the file that could not be written.
-pub fn write(dir: &std::path::Path, files: &[GeneratedFile]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+/// Returns an I/O error ([`Error::is_io`]) naming the file or directory that could
+/// not be written, with the I/O error as its source.
+pub fn write(dir: &std::path::Path, files: &[GeneratedFile]) -> Result<(), Error> {
+    let failed = |path: &std::path::Path, what: &str, error: std::io::Error| {
+        Error::new(ErrorKind::Io, format!("cannot {what} {}", path.display()))
+            .with_file(path.display().to_string())
+            .with_cause(error)
+    };
+    std::fs::create_dir_all(dir).map_err(|error| failed(dir, "create the directory", error))?;
     for file in files {
         let path = dir.join(&file.name);
         if std::fs::read(&path).is_ok_and(|existing| existing == file.content.as_bytes()) {
             continue;
         }
-        std::fs::write(&path, &file.content).map_err(|error| {
-            std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
-        })?;
+        std::fs::write(&path, &file.content).map_err(|error| failed(&path, "write", error))?;
     }
     Ok(())
 }

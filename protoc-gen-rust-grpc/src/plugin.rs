@@ -36,7 +36,7 @@ pub fn respond(request: &[u8]) -> Result<CodeGeneratorResponse, prost::DecodeErr
                 })
                 .collect();
         }
-        Err(error) => response.error = Some(error.to_string()),
+        Err(error) => response.error = Some(crate::error::chain(&error)),
     }
     Ok(response)
 }
@@ -86,7 +86,7 @@ mod tests {
     fn bad_option_goes_into_the_response_error() {
         let response = respond(&request("nope=1", &["a.proto"])).unwrap();
         assert!(
-            response.error().starts_with("unknown option `nope`"),
+            response.error().starts_with("unknown option `nope`;"),
             "{}",
             response.error()
         );

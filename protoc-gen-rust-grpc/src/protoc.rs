@@ -5,8 +5,8 @@ use std::path::Path;
 
 use prost::Message as _;
 
-use crate::Error;
 use crate::source::Parsed;
+use crate::{Error, ErrorKind};
 
 /// Parses `files` and everything they import with the protoc at `protoc`,
 /// looking imports up in `includes`.
@@ -20,8 +20,13 @@ pub fn parse(
     files: &[impl AsRef<Path>],
     includes: &[impl AsRef<Path>],
 ) -> Result<Parsed, Error> {
-    let dir = tempfile::tempdir()
-        .map_err(|error| Error::new(format!("cannot make a temporary directory: {error}")))?;
+    let dir = tempfile::tempdir().map_err(|error| {
+        Error::new(
+            ErrorKind::Io,
+            "cannot make a temporary directory for protoc's output",
+        )
+        .with_cause(error)
+    })?;
     let set_path = dir.path().join("set.bin");
     let mut command = std::process::Command::new(protoc);
     command
@@ -35,23 +40,37 @@ pub fn parse(
         command.arg(file.as_ref());
     }
     let output = command.output().map_err(|error| {
-        Error::new(format!(
-            "cannot run protoc at {}: {error}; install protoc or use the built-in parser (drop use_protoc)",
-            protoc.display()
-        ))
+        Error::new(
+            ErrorKind::Protoc,
+            format!(
+                "cannot run protoc at {} (install protoc, or use the built-in parser: drop use_protoc)",
+                protoc.display()
+            ),
+        )
+        .with_cause(error)
     })?;
     if !output.status.success() {
-        return Err(Error::new(format!(
-            "protoc failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )));
+        return Err(Error::new(
+            ErrorKind::Protoc,
+            format!(
+                "protoc failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        ));
     }
-    let bytes = std::fs::read(&set_path)
-        .map_err(|error| Error::new(format!("cannot read protoc's output: {error}")))?;
+    let bytes = std::fs::read(&set_path).map_err(|error| {
+        Error::new(
+            ErrorKind::Protoc,
+            "cannot read the descriptor set protoc wrote",
+        )
+        .with_cause(error)
+    })?;
     let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).map_err(|error| {
-        Error::new(format!(
-            "protoc wrote an unreadable descriptor set: {error}"
-        ))
+        Error::new(
+            ErrorKind::Protoc,
+            "protoc wrote an unreadable descriptor set",
+        )
+        .with_cause(error)
     })?;
 
     let requested: Vec<String> = files
@@ -115,14 +134,12 @@ mod tests {
     #[test]
     fn a_protoc_that_cannot_run_says_what_to_do() {
         let error = parse(Path::new("/no/such/protoc"), &["a.proto"], &["."]).unwrap_err();
-        let text = error.to_string();
-        assert!(
-            text.starts_with("cannot run protoc at /no/such/protoc: "),
-            "{text}"
+        assert!(error.is_protoc());
+        assert_eq!(
+            error.to_string(),
+            "cannot run protoc at /no/such/protoc (install protoc, or use the built-in parser: drop use_protoc)"
         );
-        assert!(
-            text.ends_with("install protoc or use the built-in parser (drop use_protoc)"),
-            "{text}"
-        );
+        let io = std::error::Error::source(&error).unwrap();
+        assert!(io.downcast_ref::<std::io::Error>().is_some());
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use miette::Diagnostic;
 use prost_types::FileDescriptorProto;
 
-use crate::{Error, Options};
+use crate::{Error, ErrorKind, Options};
 
 /// Parsed .proto files, ready for [`crate::generate`].
 #[derive(Debug, Clone)]
@@ -63,12 +63,12 @@ fn generates_import(parsed: &Parsed, options: &Options, name: &str) -> bool {
 /// type, a duplicate name, a file outside every include directory.
 pub fn parse(files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<Parsed, Error> {
     let mut compiler = protox::Compiler::new(includes.iter().map(AsRef::as_ref))
-        .map_err(|error| Error::new(describe(&error)))?;
+        .map_err(|error| describe(&error))?;
     compiler.include_source_info(true).include_imports(true);
     for file in files {
         compiler
             .open_file(file.as_ref())
-            .map_err(|error| Error::new(describe(&error)))?;
+            .map_err(|error| describe(&error))?;
     }
     let mut parsed = Parsed {
         files: compiler.file_descriptor_set().file,
@@ -90,7 +90,7 @@ pub fn parse(files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Resul
 }
 
 /// `file:line:column: message`, then the other places involved and protox's help.
-fn describe(error: &protox::Error) -> String {
+fn describe(error: &protox::Error) -> Error {
     let labels: Vec<miette::LabeledSpan> =
         error.labels().map(Iterator::collect).unwrap_or_default();
     // The primary label marks the offending place; a duplicate name, say, also
@@ -101,13 +101,16 @@ fn describe(error: &protox::Error) -> String {
         .or_else(|| labels.len().checked_sub(1));
     let position = |label: &miette::LabeledSpan| {
         let contents = error.source_code()?.read_span(label.inner(), 0, 0).ok()?;
-        Some(format!("{}:{}", contents.line() + 1, contents.column() + 1))
+        let line = u32::try_from(contents.line() + 1).ok()?;
+        let column = u32::try_from(contents.column() + 1).ok()?;
+        Some((line, column))
     };
     let file = error.file();
     let mut out = String::new();
-    match (file, main.and_then(|index| position(&labels[index]))) {
-        (Some(file), Some(at)) => {
-            let _ = write!(out, "{file}:{at}: ");
+    let at = main.and_then(|index| position(&labels[index]));
+    match (file, &at) {
+        (Some(file), Some((line, column))) => {
+            let _ = write!(out, "{file}:{line}:{column}: ");
         }
         (Some(file), None) => {
             let _ = write!(out, "{file}: ");
@@ -119,8 +122,10 @@ fn describe(error: &protox::Error) -> String {
         if Some(index) == main {
             continue;
         }
-        if let (Some(file), Some(at), Some(text)) = (file, position(label), label.label()) {
-            let _ = write!(out, "\n  note: {file}:{at}: {text}");
+        if let (Some(file), Some((line, column)), Some(text)) =
+            (file, position(label), label.label())
+        {
+            let _ = write!(out, "\n  note: {file}:{line}:{column}: {text}");
         }
     }
     if let Some(help) = error.help() {
@@ -131,5 +136,12 @@ fn describe(error: &protox::Error) -> String {
              (-I DIR, or the includes of rust-grpc-build)",
         );
     }
-    out
+    let mut described = Error::new(ErrorKind::Parse, out);
+    if let Some(file) = file {
+        described = described.with_file(file);
+    }
+    if let Some((line, column)) = at {
+        described = described.with_position(line, column);
+    }
+    described
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use prost_types::field_descriptor_proto::Type;
 use prost_types::{DescriptorProto, FileDescriptorProto};
 
-use crate::Error;
+use crate::{Error, ErrorKind};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -54,6 +54,10 @@ pub(crate) fn descriptors(files: &[FileDescriptorProto]) -> Result<(), Error> {
     Ok(())
 }
 
+fn invalid(file: &str, message: String) -> Error {
+    Error::new(ErrorKind::Descriptor, message).with_file(file)
+}
+
 fn collect_message(scope: &str, message: &DescriptorProto, types: &mut BTreeMap<String, Kind>) {
     let name = format!("{scope}.{}", message.name());
     for nested in &message.nested_type {
@@ -74,10 +78,13 @@ fn check_message(
     if message.options.as_ref().is_some_and(|o| o.map_entry()) {
         let names: Vec<&str> = message.field.iter().map(|f| f.name()).collect();
         if names.first() != Some(&"key") || names.get(1) != Some(&"value") {
-            return Err(Error::new(format!(
-                "{}: map entry {full_name} must have the fields `key` and `value`, in that order, not {names:?}",
-                file.name()
-            )));
+            return Err(invalid(
+                file.name(),
+                format!(
+                    "{}: map entry {full_name} must have the fields `key` and `value`, in that order, not {names:?}",
+                    file.name()
+                ),
+            ));
         }
     }
     for field in &message.field {
@@ -116,25 +123,34 @@ fn check_type(
     };
     let name = match name {
         None | Some("") => {
-            return Err(Error::new(format!("{file}: {what} has no {role}")));
+            return Err(invalid(file, format!("{file}: {what} has no {role}")));
         }
         Some(name) => name,
     };
     if !name.starts_with('.') {
-        return Err(Error::new(format!(
-            "{file}: {what}: {role} `{name}` is not fully qualified (descriptors name types as `.package.Message`)"
-        )));
+        return Err(invalid(
+            file,
+            format!(
+                "{file}: {what}: {role} `{name}` is not fully qualified (descriptors name types as `.package.Message`)"
+            ),
+        ));
     }
     match types.get(name) {
         Some(kind) if *kind == expected => Ok(()),
-        Some(kind) => Err(Error::new(format!(
-            "{file}: {what}: {role} `{name}` is {}, not {}",
-            kind_name(*kind),
-            kind_name(expected)
-        ))),
-        None => Err(Error::new(format!(
-            "{file}: {what}: {role} `{name}` is not defined in {file} or the files given with it"
-        ))),
+        Some(kind) => Err(invalid(
+            file,
+            format!(
+                "{file}: {what}: {role} `{name}` is {}, not {}",
+                kind_name(*kind),
+                kind_name(expected)
+            ),
+        )),
+        None => Err(invalid(
+            file,
+            format!(
+                "{file}: {what}: {role} `{name}` is not defined in {file} or the files given with it"
+            ),
+        )),
     }
 }
 
