@@ -47,7 +47,7 @@ mod tonic_pb {
 /// The most concurrent streams per connection, the same for every Rust server
 /// (rust-grpc's default), so that 256 concurrent calls on one connection are
 /// not held back by a smaller limit in one of them.
-const MAX_CONCURRENT_STREAMS: u32 = rust_grpc::DEFAULT_MAX_CONCURRENT_STREAMS;
+const MAX_CONCURRENT_STREAMS: u32 = rust_grpc::server::DEFAULT_MAX_CONCURRENT_STREAMS;
 
 /// The server kinds this binary serves.
 pub(crate) const KINDS: [&str; 3] = ["ceiling", "ours", "tonic"];

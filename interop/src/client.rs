@@ -8,7 +8,8 @@ use std::time::Duration;
 use rust_grpc::compression::{ReceivedCompression, SendCompression};
 use rust_grpc::metadata::MetadataValue;
 use rust_grpc::{
-    Channel, Code, CompressionEncoding, Endpoint, Request, Response, Status, Streaming,
+    Channel, Code, CompressionEncoding, Endpoint, Request, RequestExt as _, Response, Status,
+    Streaming,
 };
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
@@ -604,7 +605,7 @@ async fn timeout_on_sleeping_server(clients: &Clients) -> Outcome {
 
 async fn cancel_after_begin(clients: &Clients) -> Outcome {
     let mut request = Request::new(tokio_stream::pending::<StreamingInputCallRequest>());
-    let cancel = request.cancellation_handle();
+    let cancel = request.cancel_handle();
     let client = clients.test.clone();
     let call = tokio::spawn(async move { client.streaming_input_call(request).await });
     cancel.cancel();
@@ -626,7 +627,7 @@ async fn cancel_after_first_response(clients: &Clients) -> Outcome {
         .await
         .map_err(|_| "FullDuplexCall: the request stream closed early".to_owned())?;
     let mut request = Request::new(ReceiverStream::new(outgoing));
-    let cancel = request.cancellation_handle();
+    let cancel = request.cancel_handle();
     let response = call(
         "FullDuplexCall",
         clients.test.full_duplex_call(request).await,

@@ -38,7 +38,7 @@ pub use crate::generated::google::rpc::{
     precondition_failure, quota_failure,
 };
 
-use crate::{Code, Status};
+use crate::base::status::{Code, Status};
 
 /// One typed detail of a rich error.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,9 @@
 
 use std::net::SocketAddr;
 
-use rust_grpc::limits::{CallLimits, MethodLimits};
+use rust_grpc::RequestExt as _;
+use rust_grpc::limits::CallLimits;
+use rust_grpc::server::MethodLimits;
 use rust_grpc::{
     BoxStream, Code, CompressionEncoding, Request, Response, Server, Status, Streaming,
 };
@@ -197,12 +199,9 @@ async fn call_limits_override_the_clients_for_one_call() {
         .await
         .max_decoding_message_size(1024);
     let mut call = Request::new(asking_for(2000));
-    call.extensions_mut()
-        .insert(CallLimits::new().max_receive(4096));
+    call.set_max_decoding_message_size(4096);
     let mut tighter = Request::new(sized(2000));
-    tighter
-        .extensions_mut()
-        .insert(CallLimits::new().max_send(1024));
+    tighter.set_max_encoding_message_size(1024);
 
     assert!(client.unary(call).await.is_ok());
     assert_exhausted(client.unary(tighter).await);
@@ -212,7 +211,9 @@ async fn call_limits_override_the_clients_for_one_call() {
 async fn method_limits_give_one_method_its_own_limit() {
     let layer = MethodLimits::new().method(
         echo_methods::UNARY,
-        CallLimits::new().max_receive(1024).max_send(1024),
+        CallLimits::new()
+            .max_decoding_message_size(1024)
+            .max_encoding_message_size(1024),
     );
     let client = serve_with(EchoServer::new(Sized), Some(layer)).await;
 

@@ -2,7 +2,8 @@
 //! our server builder keeps on: a client that makes the server reset stream
 //! after stream with protocol errors is cut off with GOAWAY ENHANCE_YOUR_CALM.
 
-use rust_grpc::{DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, Server};
+use rust_grpc::Server;
+use rust_grpc::server::DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS;
 use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_stream::wrappers::TcpListenerStream;

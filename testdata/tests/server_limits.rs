@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rust_grpc::metadata::MetadataValue;
-use rust_grpc::{DEFAULT_MAX_CONCURRENT_STREAMS, Request, Response, Server, Status};
+use rust_grpc::server::DEFAULT_MAX_CONCURRENT_STREAMS;
+use rust_grpc::{Request, Response, Server, Status};
 use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
 use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
 use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest, SleepRequest};

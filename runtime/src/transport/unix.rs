@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{UnixListener, UnixStream};
 use tokio_stream::wrappers::UnixListenerStream;
 
-use crate::{Channel, Endpoint};
+use tonic::transport::{Channel, Endpoint};
 
 /// Listens on the socket at `path`, for `serve_with_incoming`. A stale socket
 /// file left by an earlier run is removed first.

@@ -18,11 +18,16 @@ use tokio::time::{Instant, Sleep};
 use tonic::transport::server::Connected;
 use tower::layer::util::{Identity, Stack};
 
-use crate::Status;
-use crate::codegen::{BoxBody, NamedService, Service, StdError};
-use crate::gather;
-use crate::keepalive::{self, PingWatch};
-use crate::trace::TraceLayer;
+use crate::base::status::Status;
+use tonic::server::NamedService;
+use tower::Service;
+
+use crate::base::body::{BoxBody, StdError};
+use crate::server::call::ServerTimeout;
+use crate::server::trace::TraceLayer;
+use crate::transport::error::ServeError;
+use crate::transport::gather;
+use crate::transport::keepalive::{self, PingWatch};
 
 /// The most streams (calls) a client may have open at once on one connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
@@ -316,7 +321,10 @@ impl<L> Server<L> {
     ///
     /// Returns an error when the identity or the client CA cannot be read.
     #[cfg(feature = "tls")]
-    pub fn tls_config(mut self, tls: crate::ServerTlsConfig) -> Result<Self, ServeError> {
+    pub fn tls_config(
+        mut self,
+        tls: crate::transport::tls::ServerTlsConfig,
+    ) -> Result<Self, ServeError> {
         self.settings.tls = Some(tls.acceptor()?);
         Ok(self)
     }
@@ -379,39 +387,6 @@ impl<L> std::fmt::Debug for Router<L> {
         f.debug_struct("Router")
             .field("services", &self.routes.names())
             .finish_non_exhaustive()
-    }
-}
-
-/// The error that ends [`Router::serve`] and its kin, or refuses a TLS setting.
-#[derive(Debug)]
-pub struct ServeError {
-    what: String,
-    source: Option<StdError>,
-}
-
-impl ServeError {
-    pub(crate) fn new(what: impl Into<String>, source: impl Into<StdError>) -> Self {
-        Self {
-            what: what.into(),
-            source: Some(source.into()),
-        }
-    }
-}
-
-impl std::fmt::Display for ServeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.source {
-            Some(source) => write!(f, "{}: {source}", self.what),
-            None => f.write_str(&self.what),
-        }
-    }
-}
-
-impl std::error::Error for ServeError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|source| source as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -777,10 +752,6 @@ impl Drop for InFlight {
     }
 }
 
-/// The deadline a server's [`Server::timeout`] gives every call.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ServerTimeout(pub(crate) Duration);
-
 /// The service hyper calls for each request on one connection.
 struct ConnService<S, I> {
     inner: S,
@@ -949,7 +920,7 @@ impl Routes {
 pub(crate) struct ServedServices(pub(crate) Arc<[&'static str]>);
 
 /// The future of a routed call.
-type RouteFuture = crate::codegen::BoxFuture<http::Response<BoxBody>, Infallible>;
+type RouteFuture = crate::base::body::BoxFuture<http::Response<BoxBody>, Infallible>;
 
 impl Service<http::Request<BoxBody>> for Routes {
     type Response = http::Response<BoxBody>;

@@ -31,7 +31,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
 
-use crate::Request;
+use crate::base::call::Request;
 
 /// Why a call ended before the server answered it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +97,51 @@ impl Cancellation {
     pub(crate) fn end(&self, reason: Option<Reason>) {
         if self.inner.ended.set(reason).is_ok() {
             self.inner.notify.notify_waiters();
+        }
+    }
+}
+/// Cancels a client call from elsewhere: the call ends with CANCELLED and its
+/// stream is reset, so the server learns of it. Get one from a request with
+/// [`RequestExt::cancel_handle`](crate::RequestExt::cancel_handle) before making
+/// the call; clones cancel the same call. Dropping the call's future (or its
+/// response stream) cancels it too.
+#[derive(Debug, Clone, Default)]
+pub struct CancelHandle {
+    inner: Arc<CancelState>,
+}
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: std::sync::atomic::AtomicBool,
+    notify: Notify,
+}
+
+impl CancelHandle {
+    /// Cancels the call.
+    pub fn cancel(self) {
+        self.inner
+            .cancelled
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.inner.notify.notify_waiters();
+    }
+
+    /// Whether the call was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner
+            .cancelled
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Resolves once the call is cancelled.
+    pub(crate) async fn cancelled(&self) {
+        loop {
+            let notified = self.inner.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
         }
     }
 }

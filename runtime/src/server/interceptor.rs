@@ -44,9 +44,10 @@ use std::task::{Context, Poll};
 
 pub use tower::Layer;
 
-use crate::codegen::BoxFuture;
-use crate::metadata::MetadataMap;
-use crate::{Request, Status};
+use crate::base::body::BoxFuture;
+use crate::base::call::Request;
+use crate::base::metadata::MetadataMap;
+use crate::base::status::Status;
 
 /// The method a call is for, in every intercepted request's extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +149,7 @@ where
                     inner.call(http::Request::from_parts(parts, body)).await
                 }
                 Err(mut status) => {
-                    crate::reserved::strip_status(&mut status);
+                    crate::base::metadata::strip_status(&mut status);
                     Ok(status.into_http())
                 }
             }

@@ -26,8 +26,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tonic::codegen::Bytes;
 
-use crate::Status;
-use crate::codegen::{BoxBody, BoxFuture, StdError};
+use crate::base::body::{BoxBody, BoxFuture, StdError};
+use crate::base::status::Status;
 
 /// Coordinates one server's shutdown; cheap to clone.
 #[derive(Debug, Clone)]

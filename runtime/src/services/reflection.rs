@@ -28,14 +28,17 @@ use prost::Message as _;
 use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto, FileDescriptorSet};
 use tokio_stream::StreamExt as _;
 
+use crate::base::body::BoxStream;
+use crate::base::call::{Request, Response};
+use crate::base::status::{Code, Status};
+use crate::codec::streaming::Streaming;
 pub use crate::generated::grpc::reflection::{v1, v1alpha};
-use crate::server::ServedServices;
-use crate::{BoxStream, Code, Request, Response, Status, Streaming};
+use crate::server::router::ServedServices;
 
 use v1::server_reflection_request::MessageRequest;
 use v1::server_reflection_response::MessageResponse;
 
-const WELL_KNOWN_TYPES: &[u8] = include_bytes!("generated/well_known_types.bin");
+const WELL_KNOWN_TYPES: &[u8] = include_bytes!("../generated/well_known_types.bin");
 
 /// Why a descriptor set could not be registered.
 #[derive(Debug)]

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use tracing::Span;
 
-use crate::Code;
+use crate::base::status::Code;
 
 const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 

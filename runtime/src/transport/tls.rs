@@ -7,7 +7,7 @@ use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls;
 
-use crate::server::ServeError;
+use crate::transport::error::ServeError;
 
 /// A certificate chain and its private key, both PEM: who a server (or, passed
 /// to [`ClientTlsConfig::identity`](crate::ClientTlsConfig::identity) with
@@ -60,7 +60,7 @@ impl From<Identity> for tonic::transport::Identity {
 #[derive(Debug, Clone, Default)]
 pub struct ServerTlsConfig {
     identity: Option<Identity>,
-    client_ca_root: Option<crate::Certificate>,
+    client_ca_root: Option<tonic::transport::Certificate>,
     client_auth_optional: bool,
 }
 
@@ -82,7 +82,7 @@ impl ServerTlsConfig {
     /// Asks every client for a certificate that chains to `ca` and refuses
     /// clients without one (unless [`client_auth_optional`](Self::client_auth_optional)).
     #[must_use]
-    pub fn client_ca_root(self, ca: crate::Certificate) -> Self {
+    pub fn client_ca_root(self, ca: tonic::transport::Certificate) -> Self {
         Self {
             client_ca_root: Some(ca),
             ..self

@@ -15,8 +15,10 @@ use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::codegen::{BoxBody, StdError};
-use crate::{Channel, Endpoint, Router, Routes};
+use crate::base::body::{BoxBody, StdError};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::server::router::{Router, Routes};
 
 /// Bytes buffered each way on an in-process connection.
 const BUFFER: usize = 1 << 20;

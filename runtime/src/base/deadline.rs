@@ -42,15 +42,12 @@
 //! DEADLINE_EXCEEDED when the time is up, and dropping the call then resets the
 //! stream, so the server learns of it too.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
-use crate::codegen::StdError;
-use crate::{IntoRequest, Request, Status};
+use crate::base::call::{IntoRequest, Request};
+use crate::base::status::Status;
 
 /// When a call must have ended.
 ///
@@ -159,73 +156,6 @@ pub(crate) fn parse_grpc_timeout(value: &http::HeaderValue) -> Option<Duration> 
         "n" => Duration::from_nanos(amount),
         _ => return None,
     })
-}
-
-/// A response body that fails with DEADLINE_EXCEEDED once its call's deadline
-/// passes, unless it ended before.
-pub(crate) struct DeadlineBody<B> {
-    inner: B,
-    deadline: Option<Pin<Box<Sleep>>>,
-    expired: bool,
-}
-
-impl<B> DeadlineBody<B> {
-    /// Wraps `inner`; `deadline` is when the call must have ended, if ever.
-    pub(crate) fn new(inner: B, deadline: Option<Instant>) -> Self {
-        Self {
-            inner,
-            deadline: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
-            expired: false,
-        }
-    }
-}
-
-impl<B> http_body::Body for DeadlineBody<B>
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: Into<StdError>,
-{
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
-        if self.expired {
-            return Poll::Ready(None);
-        }
-        if let Some(deadline) = &mut self.deadline
-            && deadline.as_mut().poll(cx).is_ready()
-        {
-            self.expired = true;
-            return Poll::Ready(Some(Err(Status::deadline_exceeded(
-                "the deadline expired before the call ended",
-            ))));
-        }
-        let deadline_passed = self
-            .deadline
-            .as_ref()
-            .is_some_and(|deadline| Instant::now() >= deadline.deadline());
-        Pin::new(&mut self.inner).poll_frame(cx).map_err(|err| {
-            let status = Status::from_error(err.into());
-            // A server may reset the call at its deadline (grpc-go does) a
-            // moment before this timer fires.
-            if deadline_passed && status.code() == crate::Code::Cancelled {
-                Status::deadline_exceeded("the deadline expired before the call ended")
-            } else {
-                status
-            }
-        })
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.expired || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 #[cfg(test)]

@@ -33,8 +33,10 @@ pub use crate::generated::grpc::health::v1::{
     HealthListResponse,
 };
 
-use crate::codegen::NamedService;
-use crate::{BoxStream, Request, Response, Status};
+use crate::base::body::BoxStream;
+use crate::base::call::{Request, Response};
+use crate::base::status::Status;
+use tonic::server::NamedService;
 
 /// A health service and the handle that sets its statuses.
 pub fn health_service() -> (HealthReporter, HealthServer<HealthService>) {

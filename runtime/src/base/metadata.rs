@@ -24,8 +24,10 @@
 //! assert!(!is_reserved("grpc-trace-bin")); // only the names the protocol uses
 //! ```
 
-use crate::metadata::MetadataMap;
-use crate::{Response, Status};
+pub(crate) use tonic::metadata::{AsciiMetadataValue, KeyRef, MetadataMap};
+
+use crate::base::call::Response;
+use crate::base::status::Status;
 
 /// The header names metadata may not use.
 pub const RESERVED: &[&str] = &[
@@ -103,8 +105,8 @@ pub fn is_reserved(key: &str) -> bool {
 fn first_reserved<'a>(metadata: &'a MetadataMap, allowed: &[&str]) -> Option<&'a str> {
     metadata.keys().find_map(|key| {
         let name = match key {
-            crate::metadata::KeyRef::Ascii(key) => key.as_str(),
-            crate::metadata::KeyRef::Binary(key) => key.as_str(),
+            KeyRef::Ascii(key) => key.as_str(),
+            KeyRef::Binary(key) => key.as_str(),
         };
         (is_reserved(name) && !allowed.contains(&name)).then_some(name)
     })
@@ -126,22 +128,20 @@ pub(crate) fn check_request(metadata: &MetadataMap) -> Result<(), Status> {
 
 /// Refuses a handler's response whose metadata or trailers use a reserved key.
 pub(crate) fn check_response<T>(response: &mut Response<T>) -> Result<(), Status> {
-    if response.metadata().is_empty()
-        && response
-            .extensions()
-            .get::<crate::codegen::Trailers>()
-            .is_none()
-    {
+    if response.metadata().is_empty() && response.extensions().get::<Trailers>().is_none() {
         return Ok(());
     }
     remove(response.metadata_mut(), REPLACED);
     if let Some(key) = first_reserved(response.metadata(), &[]) {
         return Err(refused(key, "the handler's response"));
     }
-    if let Some(crate::codegen::Trailers(trailers)) = response.extensions().get()
+    if let Some(Trailers(trailers)) = response.extensions().get()
         && let Some(key) = first_reserved(trailers, &[])
     {
         return Err(refused(key, "the handler's trailers"));
     }
     Ok(())
 }
+/// Trailers a handler set with [`ResponseExt::trailers_mut`](crate::ResponseExt::trailers_mut).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trailers(pub(crate) MetadataMap);

@@ -1,0 +1,21 @@
+//! The server: a builder with safe defaults, the routes of its services, the
+//! accept loop and connection lifetime on hyper's HTTP/2 server, and the call
+//! path that serves each generated method.
+
+pub(crate) mod call;
+pub(crate) mod config;
+pub mod in_process;
+pub mod interceptor;
+mod limits;
+pub(crate) mod router;
+pub(crate) mod shutdown;
+pub mod trace;
+
+pub use crate::transport::error::ServeError;
+pub use limits::{MethodLimits, MethodLimitsService};
+pub use router::{
+    DEFAULT_KEEPALIVE_MIN_TIME, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
+    DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS, Router,
+    Server,
+};
+pub use shutdown::Shutdown;

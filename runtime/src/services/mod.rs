@@ -1,0 +1,4 @@
+//! The services the runtime serves itself: health and reflection.
+
+pub mod health;
+pub mod reflection;

@@ -1,0 +1,9 @@
+//! What sits beside hyper's HTTP/2: the keepalive ping policy and GOAWAY, write
+//! gathering, TLS and Unix sockets.
+
+pub(crate) mod error;
+pub(crate) mod gather;
+pub(crate) mod keepalive;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
+pub mod unix;
