@@ -42,17 +42,12 @@ pub(crate) type StatusBody =
 
 /// Boxes `body` as a [`StatusBody`].
 pub(crate) fn status_body<B: RequestBody>(body: B) -> StatusBody {
-    Box::pin(to_status(body))
-}
-
-/// `body` with its errors as statuses and its chunks as [`Bytes`].
-pub(crate) fn to_status<B: RequestBody>(body: B) -> ToStatus<B> {
-    ToStatus { inner: body }
+    Box::pin(ToStatus { inner: body })
 }
 
 pin_project_lite::pin_project! {
     /// A body whose errors become statuses and whose chunks become [`Bytes`].
-    pub(crate) struct ToStatus<B> {
+    struct ToStatus<B> {
         #[pin]
         inner: B,
     }

@@ -247,11 +247,26 @@ impl SendCompression {
 /// [`RequestExt::last_message_compressed`](crate::RequestExt::last_message_compressed)
 /// or [`ResponseExt::last_message_compressed`](crate::ResponseExt::last_message_compressed).
 /// Clones share the same record; for a stream, read it after each message.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReceivedCompression {
-    /// The flag of the message decoded last: `NONE`, `PLAIN_MESSAGE` or
-    /// `COMPRESSED_MESSAGE`.
-    last: Arc<AtomicU8>,
+    last: Last,
+}
+
+#[derive(Debug, Clone)]
+enum Last {
+    /// A call that received one message: nothing to share, nothing to allocate.
+    One(bool),
+    /// A stream: the flag of the message decoded last, `NONE`, `PLAIN_MESSAGE`
+    /// or `COMPRESSED_MESSAGE`.
+    Stream(Arc<AtomicU8>),
+}
+
+impl Default for ReceivedCompression {
+    fn default() -> Self {
+        Self {
+            last: Last::Stream(Arc::default()),
+        }
+    }
 }
 
 const PLAIN_MESSAGE: u8 = 1;
@@ -267,30 +282,36 @@ impl ReceivedCompression {
     ///
     /// For a unary request or response this is the one message.
     pub fn last_message_compressed(&self) -> Option<bool> {
-        match self.last.load(Ordering::Acquire) {
-            PLAIN_MESSAGE => Some(false),
-            COMPRESSED_MESSAGE => Some(true),
-            _ => None,
+        match &self.last {
+            Last::One(compressed) => Some(*compressed),
+            Last::Stream(last) => match last.load(Ordering::Acquire) {
+                PLAIN_MESSAGE => Some(false),
+                COMPRESSED_MESSAGE => Some(true),
+                _ => None,
+            },
         }
     }
 
     /// The record of a call that received one message, compressed or not.
     pub(crate) fn of_one(compressed: bool) -> Self {
-        let received = Self::new();
-        received.decoded(compressed);
-        received
+        Self {
+            last: Last::One(compressed),
+        }
     }
 
     /// A message that arrived compressed or plain has been decoded.
     pub(crate) fn decoded(&self, compressed: bool) {
+        let Last::Stream(last) = &self.last else {
+            return;
+        };
         let value = if compressed {
             COMPRESSED_MESSAGE
         } else {
             PLAIN_MESSAGE
         };
         // Most streams never change; a load spares the cache line a write.
-        if self.last.load(Ordering::Relaxed) != value {
-            self.last.store(value, Ordering::Release);
+        if last.load(Ordering::Relaxed) != value {
+            last.store(value, Ordering::Release);
         }
     }
 }

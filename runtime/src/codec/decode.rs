@@ -8,7 +8,8 @@ use std::task::{Context, Poll, ready};
 
 use bytes::{Buf as _, Bytes, BytesMut};
 
-use crate::base::status::Status;
+use crate::base::body::StdError;
+use crate::base::status::{self, Status};
 use crate::codec::compression::{self, CompressionEncoding};
 use crate::codec::frame::{PREFIX_LEN, Prefix};
 use crate::codec::limits;
@@ -57,6 +58,7 @@ impl Decoder {
     }
 
     /// Adds received bytes.
+    #[inline]
     pub(crate) fn push(&mut self, bytes: Bytes) {
         if bytes.is_empty() {
             return;
@@ -95,18 +97,30 @@ impl Decoder {
     ///
     /// A bad prefix or a compressed message without an encoding is INTERNAL; a
     /// message over the limit is RESOURCE_EXHAUSTED.
+    #[inline]
     pub(crate) fn next(&mut self) -> Result<Option<Decoded>, Status> {
+        if matches!(self.state, State::Prefix) && self.chunk.is_empty() && self.joined.is_empty() {
+            return Ok(None);
+        }
+        self.next_buffered()
+    }
+
+    fn next_buffered(&mut self) -> Result<Option<Decoded>, Status> {
         if let State::Prefix = self.state {
-            if self.buffered() < PREFIX_LEN {
-                return Ok(None);
-            }
-            let mut bytes = [0; PREFIX_LEN];
-            if self.joined.is_empty() {
-                self.chunk.copy_to_slice(&mut bytes);
+            let buffered = if self.joined.is_empty() {
+                &self.chunk[..]
             } else {
-                self.joined.copy_to_slice(&mut bytes);
+                &self.joined[..]
+            };
+            let Some(&[flag, a, b, c, d]) = buffered.first_chunk::<PREFIX_LEN>() else {
+                return Ok(None);
+            };
+            if self.joined.is_empty() {
+                self.chunk.advance(PREFIX_LEN);
+            } else {
+                self.joined.advance(PREFIX_LEN);
             }
-            let prefix = Prefix::parse(bytes)?;
+            let prefix = Prefix::parse([flag, a, b, c, d])?;
             if prefix.len > self.limit {
                 return Err(limits::received_too_large(prefix.len, self.limit));
             }
@@ -151,15 +165,16 @@ pub(crate) fn truncated() -> Status {
 pub(crate) struct BodyDecoder<B> {
     body: B,
     decoder: Decoder,
-    /// The body's trailers, once they came.
-    trailers: Option<http::HeaderMap>,
+    /// The body's trailers, once they came (boxed: a server's unary read,
+    /// which never has them, keeps its future small).
+    trailers: Option<Box<http::HeaderMap>>,
     /// The body ended (or failed); nothing more will come from it.
     done: bool,
 }
 
 impl<B> BodyDecoder<B>
 where
-    B: http_body::Body<Error = Status> + Unpin,
+    B: http_body::Body<Error: Into<StdError>> + Unpin,
 {
     pub(crate) fn new(body: B, decoder: Decoder) -> Self {
         Self {
@@ -193,14 +208,14 @@ where
                     }
                     Err(frame) => {
                         if let Ok(trailers) = frame.into_trailers() {
-                            self.trailers = Some(trailers);
+                            self.trailers = Some(Box::new(trailers));
                             self.done = true;
                         }
                     }
                 },
-                Some(Err(status)) => {
+                Some(Err(err)) => {
                     self.done = true;
-                    return Poll::Ready(Err(status));
+                    return Poll::Ready(Err(status::from_error(err)));
                 }
                 None => self.done = true,
             }
@@ -209,7 +224,7 @@ where
 
     /// The trailers, once the body ended with them.
     pub(crate) fn take_trailers(&mut self) -> Option<http::HeaderMap> {
-        self.trailers.take()
+        self.trailers.take().map(|trailers| *trailers)
     }
 }
 

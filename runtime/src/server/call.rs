@@ -15,7 +15,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use tokio::time::Sleep;
 
-use crate::base::body::{BoxBody, BoxStream, Message, RequestBody, to_status};
+use crate::base::body::{BoxBody, BoxStream, Message, RequestBody};
 use crate::base::call::{Request, Response};
 use crate::base::cancel::{Cancellation, Reason};
 use crate::base::deadline::{self, Deadline};
@@ -90,8 +90,8 @@ impl Call {
         Decoder::new(self.receive_encoding, self.receive_limit)
     }
 
-    fn encoder(&self, choice: SendCompression) -> Encoder {
-        Encoder::new(self.send_encoding, Some(choice), self.send_limit)
+    fn encoder(&self, choice: Option<SendCompression>) -> Encoder {
+        Encoder::new(self.send_encoding, choice, self.send_limit)
     }
 
     /// Runs `work` (reading the request, the handler, building the response head)
@@ -265,7 +265,7 @@ pub(crate) async fn read_one<B: RequestBody, M: Message>(
 /// Reads the one framed request message, decompressed. Generic over the body
 /// only, which is the same type for every method of a server.
 async fn read_payload<B: RequestBody>(body: B, call: &Call) -> Result<Decoded, Status> {
-    let body = std::pin::pin!(to_status(body));
+    let body = std::pin::pin!(body);
     let mut messages = BodyDecoder::new(body, call.decoder());
     let Some(message) = std::future::poll_fn(|cx| messages.poll_message(cx)).await? else {
         return Err(Status::internal("the request carried no message"));
@@ -310,14 +310,22 @@ pub(crate) fn request<M>(
 /// handler set and its compression choice, refusing reserved metadata.
 fn split<T>(
     mut response: Response<T>,
-) -> Result<(http::response::Parts, T, http::HeaderMap, SendCompression), Status> {
+) -> Result<
+    (
+        http::response::Parts,
+        T,
+        http::HeaderMap,
+        Option<SendCompression>,
+    ),
+    Status,
+> {
     metadata::check_response(&mut response)?;
     let (metadata, message, mut extensions) = response.into_parts();
     let trailers = extensions
         .remove::<Trailers>()
         .map(|Trailers(trailers)| trailers.into_headers())
         .unwrap_or_default();
-    let choice = extensions.remove::<SendCompression>().unwrap_or_default();
+    let choice = extensions.remove::<SendCompression>();
     let (mut head, ()) = http::Response::new(()).into_parts();
     head.headers = metadata.into_headers();
     head.extensions = extensions;
