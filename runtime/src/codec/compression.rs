@@ -318,6 +318,10 @@ impl ReceivedCompression {
 
 /// Decompresses one message compressed with `encoding`; a result over `limit`
 /// bytes is refused with RESOURCE_EXHAUSTED before it is all inflated.
+#[cfg_attr(
+    not(any(feature = "gzip", feature = "zstd")),
+    allow(unreachable_code, unused_imports)
+)]
 pub(crate) fn decompress(
     encoding: CompressionEncoding,
     input: &[u8],

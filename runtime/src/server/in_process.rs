@@ -18,7 +18,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::base::body::{BoxBody, StdError};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::server::router::{Router, Routes};
+use crate::server::router::Router;
+use crate::server::routes::Routes;
 
 /// Bytes buffered each way on an in-process connection.
 const BUFFER: usize = 1 << 20;

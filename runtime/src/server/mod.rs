@@ -2,20 +2,23 @@
 //! accept loop and connection lifetime on hyper's HTTP/2 server, and the call
 //! path that serves each generated method.
 
+mod builder;
 pub(crate) mod call;
 pub(crate) mod config;
+mod connection;
 pub mod in_process;
 pub mod interceptor;
 mod limits;
 pub(crate) mod router;
+pub(crate) mod routes;
 pub(crate) mod shutdown;
 pub mod trace;
 
 pub use crate::transport::error::ServeError;
-pub use limits::{MethodLimits, MethodLimitsService};
-pub use router::{
+pub use builder::{
     DEFAULT_KEEPALIVE_MIN_TIME, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
-    DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS, Router,
-    Server,
+    DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS, Server,
 };
+pub use limits::{MethodLimits, MethodLimitsService};
+pub use router::Router;
 pub use shutdown::Shutdown;

@@ -33,7 +33,7 @@ use crate::base::call::{Request, Response};
 use crate::base::status::{Code, Status};
 use crate::codec::streaming::Streaming;
 pub use crate::generated::grpc::reflection::{v1, v1alpha};
-use crate::server::router::ServedServices;
+use crate::server::routes::ServedServices;
 
 use v1::server_reflection_request::MessageRequest;
 use v1::server_reflection_response::MessageResponse;

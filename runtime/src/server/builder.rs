@@ -1,0 +1,319 @@
+//! The server builder: safe defaults, HTTP/2 and keepalive settings, TLS,
+//! layers, and the services it serves.
+
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tower::layer::util::{Identity, Stack};
+
+use crate::server::trace::TraceLayer;
+#[cfg(feature = "tls")]
+use crate::transport::error::ServeError;
+use crate::transport::keepalive;
+
+/// The most streams (calls) a client may have open at once on one connection.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
+
+/// The largest header block (request metadata included) a client may send.
+pub const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 64 * 1024;
+
+/// How many streams a server may reset for a client's protocol errors before it
+/// closes the connection (the HTTP/2 reset flood guard, RUSTSEC-2024-0003).
+pub const DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+
+/// How many streams a client may open and reset before the server accepts them
+/// before it closes the connection (the "rapid reset" guard, CVE-2023-44487).
+pub const DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+
+/// How often a client may ping unless the server allows more (grpc-go's
+/// default): a client that pings more often is sent GOAWAY `too_many_pings`.
+pub const DEFAULT_KEEPALIVE_MIN_TIME: Duration = Duration::from_secs(5 * 60);
+
+/// Builds servers: `Server::builder().add_service(..).serve(addr)`.
+///
+/// The server speaks HTTP/2 (hyper's server) and starts with limits that keep
+/// it safe from misbehaving clients, each of which can be changed:
+///
+/// | setting | default |
+/// |---|---|
+/// | concurrent streams per connection | [`DEFAULT_MAX_CONCURRENT_STREAMS`] |
+/// | header list size | [`DEFAULT_MAX_HEADER_LIST_SIZE`] bytes |
+/// | streams reset for the client's errors, per connection | [`DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS`] (tonic turns this guard off) |
+/// | streams reset by the client before being accepted | [`DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS`] |
+/// | client pings | at most one per [`DEFAULT_KEEPALIVE_MIN_TIME`], and none without a call in flight (grpc-go's policy) |
+/// | `TCP_NODELAY` on accepted connections ([`serve`](crate::Router::serve)) | on |
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (_, health) = rust_grpc::health::health_service();
+/// rust_grpc::Server::builder()
+///     .max_concurrent_streams(256) // tighter than the default
+///     .add_service(health)
+///     .serve("127.0.0.1:50051".parse()?)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Keepalive, as a grpc-go server sets it up:
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (_, health) = rust_grpc::health::health_service();
+/// use std::time::Duration;
+///
+/// rust_grpc::Server::builder()
+///     // Ping quiet clients every 30 s; drop them if no answer comes in 10 s.
+///     .http2_keepalive_interval(Some(Duration::from_secs(30)))
+///     .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+///     // Clients may ping every 10 s, also between calls; faster gets GOAWAY too_many_pings.
+///     .keepalive_min_ping_interval(Some(Duration::from_secs(10)))
+///     .keepalive_permit_without_calls(true)
+///     // GOAWAY after 5 idle minutes, and after 30 minutes in any case (with 1 minute to finish).
+///     .max_connection_idle(Duration::from_secs(300))
+///     .max_connection_age(Duration::from_secs(1800))
+///     .max_connection_age_grace(Duration::from_secs(60))
+///     .add_service(health)
+///     .serve("127.0.0.1:50051".parse()?)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Server<L = Stack<TraceLayer, Identity>> {
+    pub(crate) settings: Settings,
+    pub(crate) layer: L,
+}
+
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    pub(crate) ping_policy: Option<keepalive::Policy>,
+    pub(crate) max_connection_age: Option<Duration>,
+    pub(crate) max_connection_age_grace: Option<Duration>,
+    pub(crate) max_connection_idle: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) tcp_nodelay: bool,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A builder with rust-grpc's safe defaults, tracing each call
+    /// ([`crate::trace`]).
+    pub fn builder() -> Server<Stack<TraceLayer, Identity>> {
+        let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(DEFAULT_MAX_CONCURRENT_STREAMS)
+            .max_header_list_size(DEFAULT_MAX_HEADER_LIST_SIZE)
+            .max_local_error_reset_streams(Some(DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS))
+            .max_pending_accept_reset_streams(Some(DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS));
+        Server {
+            settings: Settings {
+                http2,
+                ping_policy: Some(keepalive::Policy::default()),
+                max_connection_age: None,
+                max_connection_age_grace: None,
+                max_connection_idle: None,
+                timeout: None,
+                tcp_nodelay: true,
+                #[cfg(feature = "tls")]
+                tls: None,
+            },
+            layer: Stack::new(TraceLayer, Identity::new()),
+        }
+    }
+}
+
+impl<L> Server<L> {
+    fn http2(
+        mut self,
+        set: impl FnOnce(&mut hyper::server::conn::http2::Builder<TokioExecutor>),
+    ) -> Self {
+        set(&mut self.settings.http2);
+        self
+    }
+
+    /// The most streams (calls) a client may have open at once on one connection.
+    #[must_use]
+    pub fn max_concurrent_streams(self, max: impl Into<Option<u32>>) -> Self {
+        let max = max.into();
+        self.http2(|http2| {
+            http2.max_concurrent_streams(max);
+        })
+    }
+
+    /// The largest header block a client may send, in bytes.
+    #[must_use]
+    pub fn http2_max_header_list_size(self, max: impl Into<Option<u32>>) -> Self {
+        let max = max.into().unwrap_or(DEFAULT_MAX_HEADER_LIST_SIZE);
+        self.http2(|http2| {
+            http2.max_header_list_size(max);
+        })
+    }
+
+    /// How many streams the server may reset for a client's protocol errors
+    /// before it closes the connection; `None` turns the guard off.
+    #[must_use]
+    pub fn http2_max_local_error_reset_streams(self, max: Option<usize>) -> Self {
+        self.http2(|http2| {
+            http2.max_local_error_reset_streams(max);
+        })
+    }
+
+    /// How many streams a client may open and reset before the server accepts
+    /// them before the connection is closed; `None` turns the guard off.
+    #[must_use]
+    pub fn http2_max_pending_accept_reset_streams(self, max: Option<usize>) -> Self {
+        self.http2(|http2| {
+            http2.max_pending_accept_reset_streams(max);
+        })
+    }
+
+    /// Pings each client this often when the connection is quiet, and closes the
+    /// connection when an answer does not come within the keepalive timeout.
+    #[must_use]
+    pub fn http2_keepalive_interval(self, interval: Option<Duration>) -> Self {
+        self.http2(|http2| {
+            http2.keep_alive_interval(interval);
+        })
+    }
+
+    /// How long to wait for the answer to a keepalive ping (20 s unless set).
+    #[must_use]
+    pub fn http2_keepalive_timeout(self, timeout: Option<Duration>) -> Self {
+        let timeout = timeout.unwrap_or(Duration::from_secs(20));
+        self.http2(|http2| {
+            http2.keep_alive_timeout(timeout);
+        })
+    }
+
+    /// The HTTP/2 flow-control window of each stream, in bytes.
+    #[must_use]
+    pub fn initial_stream_window_size(self, size: impl Into<Option<u32>>) -> Self {
+        let size = size.into();
+        self.http2(|http2| {
+            http2.initial_stream_window_size(size);
+        })
+    }
+
+    /// The HTTP/2 flow-control window of each connection, in bytes.
+    #[must_use]
+    pub fn initial_connection_window_size(self, size: impl Into<Option<u32>>) -> Self {
+        let size = size.into();
+        self.http2(|http2| {
+            http2.initial_connection_window_size(size);
+        })
+    }
+
+    /// Sizes the flow-control windows from the measured bandwidth-delay product.
+    #[must_use]
+    pub fn http2_adaptive_window(self, enabled: Option<bool>) -> Self {
+        self.http2(|http2| {
+            http2.adaptive_window(enabled.unwrap_or(false));
+        })
+    }
+
+    /// The largest HTTP/2 frame payload the server accepts, in bytes.
+    #[must_use]
+    pub fn max_frame_size(self, size: impl Into<Option<u32>>) -> Self {
+        let size = size.into();
+        self.http2(|http2| {
+            http2.max_frame_size(size);
+        })
+    }
+
+    /// The least time a client must leave between its pings (grpc-go's
+    /// `EnforcementPolicy.MinTime`, [`DEFAULT_KEEPALIVE_MIN_TIME`] unless set).
+    /// A client that pings more often three times over is sent GOAWAY with
+    /// ENHANCE_YOUR_CALM and `too_many_pings`, and its connection is closed;
+    /// `None` lets clients ping as often as they like.
+    #[must_use]
+    pub fn keepalive_min_ping_interval(mut self, min: Option<Duration>) -> Self {
+        self.settings.ping_policy = min.map(|min_time| keepalive::Policy {
+            min_time,
+            ..self.settings.ping_policy.unwrap_or_default()
+        });
+        self
+    }
+
+    /// Whether clients may ping while they have no call in flight (grpc-go's
+    /// `EnforcementPolicy.PermitWithoutStream`, off unless set).
+    #[must_use]
+    pub fn keepalive_permit_without_calls(mut self, permit: bool) -> Self {
+        if let Some(policy) = &mut self.settings.ping_policy {
+            policy.permit_without_stream = permit;
+        }
+        self
+    }
+
+    /// Closes each connection gracefully (GOAWAY, then running calls finish)
+    /// once it is this old, so clients spread over new servers.
+    #[must_use]
+    pub fn max_connection_age(mut self, age: Duration) -> Self {
+        self.settings.max_connection_age = Some(age);
+        self
+    }
+
+    /// How long calls may run on a connection past its maximum age before the
+    /// connection is closed under them (forever unless set).
+    #[must_use]
+    pub fn max_connection_age_grace(mut self, grace: Duration) -> Self {
+        self.settings.max_connection_age_grace = Some(grace);
+        self
+    }
+
+    /// Closes a connection gracefully (GOAWAY) once it has had no call in flight
+    /// for this long (grpc-go's `MaxConnectionIdle`).
+    #[must_use]
+    pub fn max_connection_idle(mut self, idle: Duration) -> Self {
+        self.settings.max_connection_idle = Some(idle);
+        self
+    }
+
+    /// A deadline for every call: a call still running after `timeout` (or after
+    /// its own `grpc-timeout`, when that is sooner) ends with DEADLINE_EXCEEDED.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets `TCP_NODELAY` on the connections [`serve`](crate::Router::serve) accepts
+    /// (on unless set).
+    #[must_use]
+    pub fn tcp_nodelay(mut self, enabled: bool) -> Self {
+        self.settings.tcp_nodelay = enabled;
+        self
+    }
+
+    /// Serves over TLS (rustls), offering HTTP/2 by ALPN.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when the identity or the client CA cannot be read.
+    #[cfg(feature = "tls")]
+    pub fn tls_config(
+        mut self,
+        tls: crate::transport::tls::ServerTlsConfig,
+    ) -> Result<Self, ServeError> {
+        self.settings.tls = Some(tls.acceptor()?);
+        Ok(self)
+    }
+
+    /// Wraps every call in `layer` (a tower layer), inside the layers added
+    /// before it.
+    pub fn layer<N>(self, layer: N) -> Server<Stack<N, L>> {
+        Server {
+            settings: self.settings,
+            layer: Stack::new(layer, self.layer),
+        }
+    }
+}
