@@ -21,10 +21,10 @@
 
 pub use http;
 pub use tonic::server::NamedService;
-pub use tonic::service::interceptor::InterceptedService;
 pub use tower::Service;
 
 pub use crate::base::body::{BoxBody, BoxFuture, Message, RequestBody, StdError};
+pub use crate::base::interceptor::Intercepted as InterceptedService;
 pub use crate::client::call::{Client, Transport};
 pub use crate::client::connect;
 pub use crate::server::config::{ServerConfig, unimplemented, unimplemented_method};

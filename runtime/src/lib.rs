@@ -48,19 +48,19 @@ mod transport;
 
 pub use base::body::BoxStream;
 pub use base::call::{Extensions, IntoRequest, IntoStreamingRequest, Request, Response};
+pub use base::interceptor::Interceptor;
 pub use base::metadata as reserved;
 pub use base::status::{Code, Status};
-pub use base::{cancel, deadline};
+pub use base::{cancel, deadline, interceptor};
 pub use codec::compression::CompressionEncoding;
 pub use codec::settings::{RequestExt, ResponseExt};
 pub use codec::streaming::Streaming;
 pub use codec::{compression, limits};
 pub use prost;
 pub use prost_types;
-pub use server::{Router, ServeError, Server, Shutdown, in_process, interceptor, trace};
+pub use server::{Router, ServeError, Server, Shutdown, in_process, trace};
 pub use services::{health, reflection};
 pub use tonic::metadata;
-pub use tonic::service::Interceptor;
 #[cfg(feature = "tls")]
 pub use tonic::transport::{Certificate, ClientTlsConfig};
 pub use tonic::transport::{Channel, Endpoint, Error};

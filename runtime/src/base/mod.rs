@@ -5,5 +5,6 @@ pub(crate) mod body;
 pub(crate) mod call;
 pub mod cancel;
 pub mod deadline;
+pub mod interceptor;
 pub mod metadata;
 pub(crate) mod status;

@@ -7,7 +7,6 @@ pub(crate) mod call;
 pub(crate) mod config;
 mod connection;
 pub mod in_process;
-pub mod interceptor;
 mod limits;
 pub(crate) mod router;
 pub(crate) mod routes;

@@ -2,9 +2,11 @@
 //! sees its method and metadata, and can reject it, add metadata, or hand values
 //! to the handler through the request's extensions.
 //!
-//! An interceptor is an async function from `Request<()>` (metadata and
+//! An [`Interceptor`] is an async function from `Request<()>` (metadata and
 //! extensions, no message) to the same request or a [`Status`]. [`layer`] makes a
-//! tower layer of it; layers chain, outermost first.
+//! tower layer of it (layers chain, outermost first), and the generated
+//! `FooClient::with_interceptor` and `FooServer::with_interceptor` take one too.
+//! A synchronous check is an async block that does not await.
 //!
 //! ```no_run
 //! use rust_grpc::interceptor::{self, Method};
@@ -36,8 +38,20 @@
 //! # }
 //! ```
 //!
-//! On a client, wrap the channel: `Client::new(interceptor::layer(f).layer(channel))`,
-//! with [`Layer`] in scope.
+//! On a client, the generated `with_interceptor` wraps the channel; it runs before
+//! the request is sent, and a rejection is the call's status:
+//!
+//! ```
+//! use rust_grpc::{Request, Status};
+//!
+//! // What `GreeterClient::with_interceptor(channel, add_token)` takes.
+//! fn add_token(mut request: Request<()>) -> std::future::Ready<Result<Request<()>, Status>> {
+//!     request.metadata_mut().insert("authorization", "Bearer let-me-in".parse().unwrap());
+//!     std::future::ready(Ok(request))
+//! }
+//! # fn takes<F: rust_grpc::Interceptor>(_: F) {}
+//! # takes(add_token);
+//! ```
 
 use std::future::Future;
 use std::task::{Context, Poll};
@@ -75,12 +89,32 @@ impl Method {
     }
 }
 
-/// A tower layer running `interceptor` before every call; see the module docs.
-pub fn layer<F, Fut>(interceptor: F) -> InterceptorLayer<F>
+/// Code that runs before every call: an async function from the call's
+/// metadata and extensions (`Request<()>`) to the same, changed or not, or to the
+/// [`Status`] that refuses the call. Every `Fn(Request<()>) -> impl Future` that is
+/// `Clone + Send + Sync` is one.
+pub trait Interceptor: Clone + Send + Sync + 'static {
+    /// What [`intercept`](Self::intercept) returns.
+    type Future: Future<Output = Result<Request<()>, Status>> + Send + 'static;
+
+    /// Looks at one call before it goes on.
+    fn intercept(&self, request: Request<()>) -> Self::Future;
+}
+
+impl<F, Fut> Interceptor for F
 where
     F: Fn(Request<()>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<Request<()>, Status>> + Send + 'static,
 {
+    type Future = Fut;
+
+    fn intercept(&self, request: Request<()>) -> Fut {
+        self(request)
+    }
+}
+
+/// A tower layer running `interceptor` before every call; see the module docs.
+pub fn layer<F: Interceptor>(interceptor: F) -> InterceptorLayer<F> {
     InterceptorLayer { interceptor }
 }
 
@@ -101,23 +135,30 @@ impl<S, F: Clone> tower::Layer<S> for InterceptorLayer<F> {
     }
 }
 
-/// A service behind an interceptor.
+/// A service (a server, or a client's channel) behind an interceptor.
 #[derive(Debug, Clone)]
 pub struct Intercepted<S, F> {
     inner: S,
     interceptor: F,
 }
 
-impl<S, F, Fut, B, R> tower_service::Service<http::Request<B>> for Intercepted<S, F>
+impl<S, F> Intercepted<S, F> {
+    /// `inner`, with `interceptor` running before every call.
+    pub fn new(inner: S, interceptor: F) -> Self {
+        Self { inner, interceptor }
+    }
+}
+
+impl<S: tonic::server::NamedService, F> tonic::server::NamedService for Intercepted<S, F> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, F, B, R> tower::Service<http::Request<B>> for Intercepted<S, F>
 where
-    S: tower_service::Service<http::Request<B>, Response = http::Response<R>>
-        + Clone
-        + Send
-        + 'static,
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
-    F: Fn(Request<()>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<Request<()>, Status>> + Send + 'static,
+    F: Interceptor,
     B: Send + 'static,
     R: Default + Send + 'static,
 {
@@ -141,7 +182,7 @@ where
             let headers = std::mem::take(&mut parts.headers);
             let intercepted =
                 Request::from_parts(MetadataMap::from_headers(headers), extensions, ());
-            match interceptor(intercepted).await {
+            match interceptor.intercept(intercepted).await {
                 Ok(request) => {
                     let (metadata, extensions, ()) = request.into_parts();
                     parts.headers = metadata.into_headers();
