@@ -125,7 +125,7 @@ async fn server_closes_a_connection_whose_pings_go_unanswered() {
     let addr = serve(
         Server::builder()
             .http2_keepalive_interval(Some(Duration::from_millis(100)))
-            .http2_keepalive_timeout(Some(Duration::from_millis(200)))
+            .http2_keepalive_timeout(Duration::from_millis(200))
             .add_service(EchoServer::new(Sleeper)),
     )
     .await;

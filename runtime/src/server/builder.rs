@@ -55,6 +55,10 @@ pub const DEFAULT_KEEPALIVE_MIN_TIME: Duration = Duration::from_secs(5 * 60);
 /// # }
 /// ```
 ///
+/// The options follow one rule: a setting that can be switched off takes an
+/// `Option`, and `None` switches it off; every other setting takes its value,
+/// and leaving it unset keeps the default the table gives.
+///
 /// Keepalive, as a grpc-go server sets it up:
 ///
 /// ```no_run
@@ -65,7 +69,7 @@ pub const DEFAULT_KEEPALIVE_MIN_TIME: Duration = Duration::from_secs(5 * 60);
 /// rust_grpc::Server::builder()
 ///     // Ping quiet clients every 30 s; drop them if no answer comes in 10 s.
 ///     .http2_keepalive_interval(Some(Duration::from_secs(30)))
-///     .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+///     .http2_keepalive_timeout(Duration::from_secs(10))
 ///     // Clients may ping every 10 s, also between calls; faster gets GOAWAY too_many_pings.
 ///     .keepalive_min_ping_interval(Some(Duration::from_secs(10)))
 ///     .keepalive_permit_without_calls(true)
@@ -141,7 +145,8 @@ impl<L> Server<L> {
         self
     }
 
-    /// The most streams (calls) a client may have open at once on one connection.
+    /// The most streams (calls) a client may have open at once on one connection
+    /// ([`DEFAULT_MAX_CONCURRENT_STREAMS`] unless set); `None` sets no limit.
     #[must_use]
     pub fn max_concurrent_streams(self, max: impl Into<Option<u32>>) -> Self {
         let max = max.into();
@@ -150,10 +155,10 @@ impl<L> Server<L> {
         })
     }
 
-    /// The largest header block a client may send, in bytes.
+    /// The largest header block a client may send, in bytes
+    /// ([`DEFAULT_MAX_HEADER_LIST_SIZE`] unless set).
     #[must_use]
-    pub fn http2_max_header_list_size(self, max: impl Into<Option<u32>>) -> Self {
-        let max = max.into().unwrap_or(DEFAULT_MAX_HEADER_LIST_SIZE);
+    pub fn http2_max_header_list_size(self, max: u32) -> Self {
         self.http2(|http2| {
             http2.max_header_list_size(max);
         })
@@ -188,8 +193,7 @@ impl<L> Server<L> {
 
     /// How long to wait for the answer to a keepalive ping (20 s unless set).
     #[must_use]
-    pub fn http2_keepalive_timeout(self, timeout: Option<Duration>) -> Self {
-        let timeout = timeout.unwrap_or(Duration::from_secs(20));
+    pub fn http2_keepalive_timeout(self, timeout: Duration) -> Self {
         self.http2(|http2| {
             http2.keep_alive_timeout(timeout);
         })
@@ -197,8 +201,7 @@ impl<L> Server<L> {
 
     /// The HTTP/2 flow-control window of each stream, in bytes.
     #[must_use]
-    pub fn initial_stream_window_size(self, size: impl Into<Option<u32>>) -> Self {
-        let size = size.into();
+    pub fn initial_stream_window_size(self, size: u32) -> Self {
         self.http2(|http2| {
             http2.initial_stream_window_size(size);
         })
@@ -206,25 +209,24 @@ impl<L> Server<L> {
 
     /// The HTTP/2 flow-control window of each connection, in bytes.
     #[must_use]
-    pub fn initial_connection_window_size(self, size: impl Into<Option<u32>>) -> Self {
-        let size = size.into();
+    pub fn initial_connection_window_size(self, size: u32) -> Self {
         self.http2(|http2| {
             http2.initial_connection_window_size(size);
         })
     }
 
-    /// Sizes the flow-control windows from the measured bandwidth-delay product.
+    /// Sizes the flow-control windows from the measured bandwidth-delay product
+    /// (off unless set).
     #[must_use]
-    pub fn http2_adaptive_window(self, enabled: Option<bool>) -> Self {
+    pub fn http2_adaptive_window(self, enabled: bool) -> Self {
         self.http2(|http2| {
-            http2.adaptive_window(enabled.unwrap_or(false));
+            http2.adaptive_window(enabled);
         })
     }
 
     /// The largest HTTP/2 frame payload the server accepts, in bytes.
     #[must_use]
-    pub fn max_frame_size(self, size: impl Into<Option<u32>>) -> Self {
-        let size = size.into();
+    pub fn max_frame_size(self, size: u32) -> Self {
         self.http2(|http2| {
             http2.max_frame_size(size);
         })
