@@ -76,7 +76,6 @@ pub async fn bind(
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
     let router = builder
-        .layer(shutdown.layer())
         .add_service(service)
         .add_service(health)
         .add_service(reflection.v1())

@@ -57,7 +57,6 @@ async fn serve(grace: Duration) -> Running {
     let addr = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(
         Server::builder()
-            .layer(shutdown.layer())
             .add_service(EchoServer::new(Sleeper { started }))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.signal()),
     );

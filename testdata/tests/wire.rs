@@ -48,12 +48,12 @@ async fn call(addr: std::net::SocketAddr, path: &str) -> (http::response::Parts,
 async fn serve() -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // Served with a grace period, so the layer that enforces it is in the path.
     let shutdown = Shutdown::new(std::time::Duration::from_secs(1));
     tokio::spawn(
         Server::builder()
-            .layer(shutdown.layer())
             .add_service(EchoServer::new(Failing))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.signal()),
     );
     addr
 }

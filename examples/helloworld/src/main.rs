@@ -128,7 +128,6 @@ async fn server(addr: &str) -> Result<(), Box<dyn Error>> {
     ])?;
     let shutdown = rust_grpc::Shutdown::new(std::time::Duration::from_secs(5));
     rust_grpc::Server::builder()
-        .layer(shutdown.layer())
         .add_service(GreeterServer::new(MyGreeter))
         .add_service(health_service)
         .add_service(reflection.v1())

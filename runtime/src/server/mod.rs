@@ -20,4 +20,4 @@ pub use builder::{
 };
 pub use limits::{MethodLimits, MethodLimitsService};
 pub use router::Router;
-pub use shutdown::Shutdown;
+pub use shutdown::{IntoShutdown, Shutdown, ShutdownSignal};

@@ -19,8 +19,10 @@ use tower::Service;
 
 use crate::base::body::{BoxBody, StdError};
 use crate::server::builder::Server;
+use crate::server::builder::Settings;
 use crate::server::connection::connection;
 use crate::server::routes::Routes;
+use crate::server::shutdown::IntoShutdown;
 use crate::server::trace::TraceLayer;
 use crate::transport::error::ServeError;
 
@@ -130,14 +132,17 @@ where
     }
 
     /// Listens on `addr` and serves until `signal` resolves, then stops
-    /// accepting, sends every client GOAWAY and waits for running calls.
+    /// accepting, sends every client GOAWAY and waits for running calls: for
+    /// the grace period of a [`Shutdown`](crate::Shutdown)'s signal, after which
+    /// calls still running end with UNAVAILABLE, or as long as they take when
+    /// `signal` is any other future.
     ///
     /// # Errors
     ///
     /// Returns an error when `addr` cannot be bound.
     pub async fn serve_with_shutdown<F>(self, addr: SocketAddr, signal: F) -> Result<(), ServeError>
     where
-        F: Future<Output = ()>,
+        F: IntoShutdown,
     {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -165,7 +170,8 @@ where
     }
 
     /// Serves the connections `incoming` yields until it ends or `signal`
-    /// resolves, then sends every client GOAWAY and waits for running calls.
+    /// resolves, then sends every client GOAWAY and waits for running calls, as
+    /// [`serve_with_shutdown`](Self::serve_with_shutdown) does.
     ///
     /// # Errors
     ///
@@ -180,45 +186,76 @@ where
         IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
         IO::ConnectInfo: Clone + Send + Sync + 'static,
         IE: Into<StdError>,
-        F: Future<Output = ()>,
+        F: IntoShutdown,
     {
         let service = self.server.layer.layer(self.routes);
         let settings = Arc::new(self.server.settings);
-        let (stop, stopping) = watch::channel(false);
-        let mut incoming = std::pin::pin!(incoming);
-        let mut signal = std::pin::pin!(signal);
-        loop {
-            let next = std::future::poll_fn(|cx| {
-                if signal.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(None);
-                }
-                incoming.as_mut().poll_next(cx).map(Some)
-            })
-            .await;
-            let io = match next {
-                None | Some(None) => break,
-                Some(Some(Ok(io))) => io,
-                Some(Some(Err(err))) => {
-                    let err: StdError = err.into();
-                    tracing::warn!(error = %err, "accepting a connection failed");
-                    // Out of file descriptors, say: give the process a moment.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            tokio::spawn(connection(
-                io,
-                service.clone(),
-                Arc::clone(&settings),
-                stopping.clone(),
-            ));
+        let (signal, shutdown) = signal.into_shutdown();
+        match shutdown {
+            // Only a server with a grace period pays for enforcing it.
+            Some(shutdown) => {
+                let service = tower::Layer::layer(&shutdown.layer(), service);
+                accept_loop(incoming, signal, service, settings).await
+            }
+            None => accept_loop(incoming, signal, service, settings).await,
         }
-        drop(stopping);
-        stop.send_replace(true);
-        // Resolves once every connection task has dropped its receiver.
-        stop.closed().await;
-        Ok(())
     }
+}
+
+/// Serves `incoming` with `service` until it ends or `signal` resolves, then
+/// waits for every connection to finish.
+async fn accept_loop<I, IO, IE, F, S, B>(
+    incoming: I,
+    signal: F,
+    service: S,
+    settings: Arc<Settings>,
+) -> Result<(), ServeError>
+where
+    I: Stream<Item = Result<IO, IE>>,
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    IE: Into<StdError>,
+    F: Future<Output = ()>,
+    S: Service<http::Request<BoxBody>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<StdError> + Send,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<StdError>,
+{
+    let (stop, stopping) = watch::channel(false);
+    let mut incoming = std::pin::pin!(incoming);
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        let next = std::future::poll_fn(|cx| {
+            if signal.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            incoming.as_mut().poll_next(cx).map(Some)
+        })
+        .await;
+        let io = match next {
+            None | Some(None) => break,
+            Some(Some(Ok(io))) => io,
+            Some(Some(Err(err))) => {
+                let err: StdError = err.into();
+                tracing::warn!(error = %err, "accepting a connection failed");
+                // Out of file descriptors, say: give the process a moment.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        tokio::spawn(connection(
+            io,
+            service.clone(),
+            Arc::clone(&settings),
+            stopping.clone(),
+        ));
+    }
+    drop(stopping);
+    stop.send_replace(true);
+    // Resolves once every connection task has dropped its receiver.
+    stop.closed().await;
+    Ok(())
 }
 
 /// Accepts TCP connections, setting `TCP_NODELAY` on each.

@@ -1,6 +1,11 @@
 //! Graceful shutdown: stop accepting, let running calls finish within a grace
 //! period, then end the rest with UNAVAILABLE.
 //!
+//! A [`Shutdown`]'s signal given to `serve_with_shutdown` is all it takes: the
+//! server ends the calls still running when the grace period is over. Any other
+//! future works as a signal too; then running calls may take as long as they
+//! need, as with tonic.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! # let (_, health) = rust_grpc::health::health_service();
@@ -8,9 +13,8 @@
 //!
 //! let shutdown = rust_grpc::Shutdown::new(Duration::from_secs(10));
 //! rust_grpc::Server::builder()
-//!     .layer(shutdown.layer())
 //!     .add_service(health)
-//!     // Resolves on SIGINT or SIGTERM (or `shutdown.trigger()`), which starts the grace period.
+//!     // Begins on SIGINT or SIGTERM (or `shutdown.trigger()`), which starts the grace period.
 //!     .serve_with_shutdown("127.0.0.1:50051".parse()?, shutdown.on_signal())
 //!     .await?;
 //! # Ok(())
@@ -63,11 +67,16 @@ impl Shutdown {
         });
     }
 
-    /// Resolves once the shutdown has begun: give it to `serve_with_shutdown`.
-    pub fn signal(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
+    /// The signal that the shutdown has begun: give it to `serve_with_shutdown`
+    /// (the server then ends calls still running after the grace period), or
+    /// `.await` it.
+    pub fn signal(&self) -> ShutdownSignal {
         let mut begun = self.begun.subscribe();
-        async move {
-            let _ = begun.wait_for(|begun| *begun).await;
+        ShutdownSignal {
+            shutdown: self.clone(),
+            future: Box::pin(async move {
+                let _ = begun.wait_for(|begun| *begun).await;
+            }),
         }
     }
 
@@ -76,23 +85,89 @@ impl Shutdown {
     ///
     /// Inside a tokio runtime it listens from this call on, not from the first
     /// poll, so a signal sent as soon as the server is up is not missed.
-    pub fn on_signal(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
+    pub fn on_signal(&self) -> ShutdownSignal {
         let this = self.clone();
         let os_signal = os_signal();
-        async move {
-            tokio::select! {
-                () = os_signal => this.trigger(),
-                () = this.signal() => {}
-            }
+        let begun = self.signal().future;
+        ShutdownSignal {
+            shutdown: self.clone(),
+            future: Box::pin(async move {
+                tokio::select! {
+                    () = os_signal => this.trigger(),
+                    () = begun => {}
+                }
+            }),
         }
     }
 
     /// The layer that ends calls still running when the grace period is over.
-    pub fn layer(&self) -> ShutdownLayer {
+    pub(crate) fn layer(&self) -> ShutdownLayer {
         ShutdownLayer {
             forced: self.forced.subscribe(),
         }
     }
+}
+
+/// The signal of a [`Shutdown`] (from [`Shutdown::signal`] or
+/// [`Shutdown::on_signal`]): resolves once the shutdown begins. Given to
+/// `serve_with_shutdown`, it also makes the server end the calls still running
+/// when the grace period is over.
+#[must_use = "give it to serve_with_shutdown, or await it"]
+pub struct ShutdownSignal {
+    shutdown: Shutdown,
+    future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+}
+
+impl std::fmt::Debug for ShutdownSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShutdownSignal")
+            .field("grace", &self.shutdown.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::future::IntoFuture for ShutdownSignal {
+    type Output = ();
+    type IntoFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.future
+    }
+}
+
+/// What `serve_with_shutdown` takes: any future (calls may then run as long as
+/// they need once it resolves) or a [`ShutdownSignal`] (calls get its grace
+/// period).
+pub trait IntoShutdown: sealed::Sealed {
+    /// The future that begins the shutdown.
+    #[doc(hidden)]
+    type Signal: Future<Output = ()>;
+
+    /// The future, and the shutdown whose grace period bounds running calls.
+    #[doc(hidden)]
+    fn into_shutdown(self) -> (Self::Signal, Option<Shutdown>);
+}
+
+impl<F: Future<Output = ()>> IntoShutdown for F {
+    type Signal = F;
+
+    fn into_shutdown(self) -> (F, Option<Shutdown>) {
+        (self, None)
+    }
+}
+
+impl IntoShutdown for ShutdownSignal {
+    type Signal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+    fn into_shutdown(self) -> (Self::Signal, Option<Shutdown>) {
+        (self.future, Some(self.shutdown))
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<F: std::future::Future<Output = ()>> Sealed for F {}
+    impl Sealed for super::ShutdownSignal {}
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -149,9 +224,10 @@ fn shutting_down() -> Status {
     Status::unavailable("the server is shutting down")
 }
 
-/// A tower layer for the server builder; see [`Shutdown::layer`].
+/// The layer a server puts around its services when it serves with a
+/// [`ShutdownSignal`].
 #[derive(Debug, Clone)]
-pub struct ShutdownLayer {
+pub(crate) struct ShutdownLayer {
     forced: watch::Receiver<bool>,
 }
 
@@ -168,17 +244,17 @@ impl<S> tower::Layer<S> for ShutdownLayer {
 
 /// The service [`ShutdownLayer`] wraps around a server.
 #[derive(Debug, Clone)]
-pub struct ShutdownService<S> {
+pub(crate) struct ShutdownService<S> {
     inner: S,
     forced: watch::Receiver<bool>,
 }
 
-impl<S, B, R> tower_service::Service<http::Request<B>> for ShutdownService<S>
+impl<S, B, R> tower::Service<http::Request<B>> for ShutdownService<S>
 where
-    S: tower_service::Service<http::Request<B>, Response = http::Response<R>>,
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
-    R: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    R: http_body::Body<Data = Bytes> + Send + 'static,
     R::Error: Into<StdError>,
 {
     type Response = http::Response<BoxBody>;
@@ -207,35 +283,40 @@ where
     }
 }
 
-/// A response body that ends with UNAVAILABLE when the grace period is over.
-struct ShutdownBody<R> {
-    inner: R,
-    forced: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
-    /// The inner body has sent its trailers (or ended): nothing may follow.
-    finished: bool,
+pin_project_lite::pin_project! {
+    /// A response body that ends with UNAVAILABLE when the grace period is over.
+    struct ShutdownBody<R> {
+        #[pin]
+        inner: R,
+        forced: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+        // The inner body has sent its trailers (or ended): nothing may follow.
+        finished: bool,
+    }
 }
 
 impl<R> http_body::Body for ShutdownBody<R>
 where
-    R: http_body::Body<Data = Bytes> + Unpin,
+    R: http_body::Body<Data = Bytes>,
     R::Error: Into<StdError>,
 {
     type Data = Bytes;
     type Error = Status;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
-        if self.finished {
-            return Pin::new(&mut self.inner)
+        let mut this = self.project();
+        if *this.finished {
+            return this
+                .inner
                 .poll_frame(cx)
                 .map_err(|error| Status::from_error(error.into()));
         }
-        match &mut self.forced {
+        match this.forced {
             Some(forced) => {
                 if forced.as_mut().poll(cx).is_ready() {
-                    self.forced = None;
+                    *this.forced = None;
                     let mut trailers = http::HeaderMap::new();
                     // The status text is ASCII, so the header always encodes.
                     let _ = shutting_down().add_header(&mut trailers);
@@ -245,12 +326,12 @@ where
             // The forced trailers went out: the body is over.
             None => return Poll::Ready(None),
         }
-        let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        let frame = std::task::ready!(this.inner.as_mut().poll_frame(cx));
         if frame
             .as_ref()
             .is_none_or(|frame| frame.as_ref().is_ok_and(http_body::Frame::is_trailers))
         {
-            self.finished = true;
+            *this.finished = true;
         }
         Poll::Ready(frame.map(|frame| frame.map_err(|error| Status::from_error(error.into()))))
     }
