@@ -52,6 +52,7 @@ pub use base::interceptor::Interceptor;
 pub use base::metadata as reserved;
 pub use base::status::{Code, Status};
 pub use base::{cancel, deadline, interceptor};
+pub use client::error::Error;
 pub use codec::compression::CompressionEncoding;
 pub use codec::settings::{RequestExt, ResponseExt};
 pub use codec::streaming::Streaming;
@@ -63,7 +64,7 @@ pub use services::{health, reflection};
 pub use tonic::metadata;
 #[cfg(feature = "tls")]
 pub use tonic::transport::{Certificate, ClientTlsConfig};
-pub use tonic::transport::{Channel, Endpoint, Error};
+pub use tonic::transport::{Channel, Endpoint};
 #[cfg(feature = "tls")]
 pub use transport::tls::{Identity, ServerTlsConfig};
 pub use transport::unix;

@@ -24,7 +24,7 @@ use crate::server::connection::connection;
 use crate::server::routes::Routes;
 use crate::server::shutdown::IntoShutdown;
 use crate::server::trace::TraceLayer;
-use crate::transport::error::ServeError;
+use crate::transport::error::{Kind, ServeError};
 
 impl<L> Server<L> {
     /// Adds a service, routed by its name.
@@ -146,7 +146,7 @@ where
     {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|err| ServeError::new(format!("cannot listen on {addr}"), err))?;
+            .map_err(|err| ServeError::new(Kind::Bind, format!("cannot listen on {addr}"), err))?;
         let nodelay = self.server.settings.tcp_nodelay;
         let incoming = Accept { listener, nodelay };
         self.serve_with_incoming_shutdown(incoming, signal).await

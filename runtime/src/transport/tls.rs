@@ -7,7 +7,7 @@ use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls;
 
-use crate::transport::error::ServeError;
+use crate::transport::error::{Kind, ServeError};
 
 /// A certificate chain and its private key, both PEM: who a server (or, passed
 /// to [`ClientTlsConfig::identity`](crate::ClientTlsConfig::identity) with
@@ -102,35 +102,41 @@ impl ServerTlsConfig {
     pub(crate) fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
         let identity = self.identity.as_ref().ok_or_else(|| {
             ServeError::new(
+                Kind::Tls,
                 "the TLS configuration has no identity",
                 "give ServerTlsConfig::identity the server's certificate and key",
             )
         })?;
         let certs = CertificateDer::pem_slice_iter(&identity.cert)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| ServeError::new("cannot read the server certificate PEM", err))?;
+            .map_err(|err| {
+                ServeError::new(Kind::Tls, "cannot read the server certificate PEM", err)
+            })?;
         if certs.is_empty() {
             return Err(ServeError::new(
+                Kind::Tls,
                 "cannot read the server certificate PEM",
                 "it holds no CERTIFICATE block",
             ));
         }
-        let key = PrivateKeyDer::from_pem_slice(&identity.key)
-            .map_err(|err| ServeError::new("cannot read the server private key PEM", err))?;
+        let key = PrivateKeyDer::from_pem_slice(&identity.key).map_err(|err| {
+            ServeError::new(Kind::Tls, "cannot read the server private key PEM", err)
+        })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
-            .map_err(|err| ServeError::new("cannot set up TLS", err))?;
+            .map_err(|err| ServeError::new(Kind::Tls, "cannot set up TLS", err))?;
         let builder = match &self.client_ca_root {
             None => builder.with_no_client_auth(),
             Some(ca) => {
                 let mut roots = rustls::RootCertStore::empty();
                 for cert in CertificateDer::pem_slice_iter(ca.get_ref()) {
-                    let cert =
-                        cert.map_err(|err| ServeError::new("cannot read the client CA PEM", err))?;
-                    roots
-                        .add(cert)
-                        .map_err(|err| ServeError::new("cannot use the client CA", err))?;
+                    let cert = cert.map_err(|err| {
+                        ServeError::new(Kind::Tls, "cannot read the client CA PEM", err)
+                    })?;
+                    roots.add(cert).map_err(|err| {
+                        ServeError::new(Kind::Tls, "cannot use the client CA", err)
+                    })?;
                 }
                 let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                     Arc::new(roots),
@@ -143,13 +149,13 @@ impl ServerTlsConfig {
                 };
                 let verifier = verifier
                     .build()
-                    .map_err(|err| ServeError::new("cannot use the client CA", err))?;
+                    .map_err(|err| ServeError::new(Kind::Tls, "cannot use the client CA", err))?;
                 builder.with_client_cert_verifier(verifier)
             }
         };
-        let mut config = builder
-            .with_single_cert(certs, key)
-            .map_err(|err| ServeError::new("the server certificate and key do not work", err))?;
+        let mut config = builder.with_single_cert(certs, key).map_err(|err| {
+            ServeError::new(Kind::Tls, "the server certificate and key do not work", err)
+        })?;
         config.alpn_protocols = vec![b"h2".to_vec()];
         Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
     }
