@@ -1,7 +1,10 @@
 //! The shared .proto corpus (`protos/`), compiled by `rust-grpc-build` with
 //! warnings denied: if any generated file warns or fails to compile, this crate
-//! does not build.
+//! does not build. Beside it, what the behaviour tests in `tests/` share: the
+//! [`stub`] server.
 #![deny(warnings)]
+
+pub mod stub;
 
 /// The corpus generated with the default options.
 pub mod default {

@@ -1,39 +1,21 @@
 //! Every status code reaches the client, and messages travel percent-encoded
 //! (`grpc-message`), as the gRPC spec says.
 
-use rust_grpc::{Code, Request, Response, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, FailRequest};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_stream::wrappers::TcpListenerStream;
+use rust_grpc::Code;
+use rust_grpc_testdata::default::corpus::echo::FailRequest;
+use rust_grpc_testdata::stub::{self, StubServer};
+use tokio::net::TcpStream;
 
-struct Failing;
-
-impl Echo for Failing {
-    async fn fail(&self, request: Request<FailRequest>) -> Result<Response<EchoReply>, Status> {
-        let FailRequest { code, message } = request.into_inner();
-        Err(Status::new(Code::from_i32(code), message))
-    }
-}
-
-async fn serve() -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(Failing))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
-    addr
+/// A server whose `Fail` fails as asked.
+fn failing() -> StubServer {
+    StubServer::new().fail(stub::fail)
 }
 
 const MESSAGE: &str = "50% done ✓\nnext: a/b?c=d";
 
 #[tokio::test]
 async fn every_error_code_reaches_the_client_with_its_message() {
-    let addr = serve().await;
-    let client = EchoClient::connect(format!("http://{addr}")).await.unwrap();
+    let client = failing().start();
 
     for code in 1..=16 {
         let status = client
@@ -51,7 +33,7 @@ async fn every_error_code_reaches_the_client_with_its_message() {
 
 #[tokio::test]
 async fn grpc_message_is_percent_encoded_on_the_wire() {
-    let addr = serve().await;
+    let addr = failing().serve_tcp().await;
     let tcp = TcpStream::connect(addr).await.unwrap();
     let (client, connection) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(connection);

@@ -2,29 +2,23 @@
 //! (`rust_grpc::reserved`): the runtime refuses them with a clear INTERNAL.
 
 use rust_grpc::metadata::{MetadataMap, MetadataValue};
-use rust_grpc::{Code, Request, Response, ResponseExt as _, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use rust_grpc::{Code, Request, Response, ResponseExt as _, Status};
+use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, EchoRequest};
+use rust_grpc_testdata::stub::StubServer;
 
 /// Answers with initial metadata (`message` "header") or a trailer (`message`
 /// "trailer") named by the request's `count`-th reserved name, or plainly.
-struct Setter;
-
-impl Echo for Setter {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let request = request.into_inner();
-        let mut response = Response::new(EchoReply::default());
-        let key = rust_grpc::reserved::RESERVED[usize::try_from(request.count).unwrap()];
-        match request.message.as_str() {
-            "header" => set(response.metadata_mut(), key),
-            "trailer" => set(response.trailers_mut(), key),
-            _ => {}
-        }
-        Ok(response)
+async fn setter(request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+    let request = request.into_inner();
+    let mut response = Response::new(EchoReply::default());
+    let key = rust_grpc::reserved::RESERVED[usize::try_from(request.count).unwrap()];
+    match request.message.as_str() {
+        "header" => set(response.metadata_mut(), key),
+        "trailer" => set(response.trailers_mut(), key),
+        _ => {}
     }
+    Ok(response)
 }
 
 /// Sets `key` to a value of its kind (binary for `-bin` keys).
@@ -36,15 +30,8 @@ fn set(metadata: &mut MetadataMap, key: &'static str) {
     }
 }
 
-async fn serve() -> EchoClient {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(Setter))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
-    EchoClient::connect(format!("http://{addr}")).await.unwrap()
+fn client() -> EchoClient {
+    StubServer::new().unary(setter).start()
 }
 
 fn request(message: &str, count: usize) -> EchoRequest {
@@ -64,7 +51,7 @@ fn assert_refused(status: &Status, key: &str) {
 
 #[tokio::test]
 async fn a_client_refuses_to_send_reserved_metadata() {
-    let client = serve().await;
+    let client = client();
 
     for key in rust_grpc::reserved::RESERVED {
         if *key == "grpc-timeout" {
@@ -81,7 +68,7 @@ async fn a_client_refuses_to_send_reserved_metadata() {
 
 #[tokio::test]
 async fn a_handlers_reserved_response_metadata_is_refused() {
-    let client = serve().await;
+    let client = client();
 
     for (index, key) in rust_grpc::reserved::RESERVED.iter().enumerate() {
         if rust_grpc::reserved::REPLACED.contains(key) {
@@ -94,7 +81,7 @@ async fn a_handlers_reserved_response_metadata_is_refused() {
 
 #[tokio::test]
 async fn the_runtime_replaces_protocol_headers_a_handler_passes_on() {
-    let client = serve().await;
+    let client = client();
 
     for (index, key) in rust_grpc::reserved::RESERVED.iter().enumerate() {
         if !rust_grpc::reserved::REPLACED.contains(key) {
@@ -108,7 +95,7 @@ async fn the_runtime_replaces_protocol_headers_a_handler_passes_on() {
 
 #[tokio::test]
 async fn a_handlers_reserved_trailers_are_refused() {
-    let client = serve().await;
+    let client = client();
 
     for (index, key) in rust_grpc::reserved::RESERVED.iter().enumerate() {
         let status = client.unary(request("trailer", index)).await.unwrap_err();
@@ -118,7 +105,7 @@ async fn a_handlers_reserved_trailers_are_refused() {
 
 #[tokio::test]
 async fn ordinary_metadata_and_timeouts_still_go_through() {
-    let client = serve().await;
+    let client = client();
     let mut call = Request::new(request("plain", 0));
     call.metadata_mut()
         .insert("x-request-id", MetadataValue::from_static("42"));

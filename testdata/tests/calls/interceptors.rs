@@ -3,12 +3,10 @@
 
 use rust_grpc::interceptor::{self, Layer as _, Method};
 use rust_grpc::metadata::MetadataValue;
-use rust_grpc::{Code, Request, Response, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use rust_grpc::{Channel, Code, Request, Response, Server, Status};
+use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, EchoRequest};
+use rust_grpc_testdata::stub::StubServer;
 
 /// What the server interceptor hands the handler.
 #[derive(Clone)]
@@ -17,26 +15,24 @@ struct Caller {
     method: String,
 }
 
-struct Whoami;
-
-impl Echo for Whoami {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let caller = request
-            .extensions()
-            .get::<Caller>()
-            .cloned()
-            .ok_or_else(|| Status::internal("no caller"))?;
-        let hops: Vec<String> = request
-            .metadata()
-            .get_all("x-hop")
-            .iter()
-            .map(|value| value.to_str().unwrap_or("?").to_owned())
-            .collect();
-        Ok(Response::new(EchoReply {
-            message: format!("{} via {}", caller.user, caller.method),
-            metadata: hops,
-        }))
-    }
+/// Answers with who called which method, as the interceptor said, and the
+/// `x-hop` metadata in order.
+async fn whoami(request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| Status::internal("no caller"))?;
+    let hops: Vec<String> = request
+        .metadata()
+        .get_all("x-hop")
+        .iter()
+        .map(|value| value.to_str().unwrap_or("?").to_owned())
+        .collect();
+    Ok(Response::new(EchoReply {
+        message: format!("{} via {}", caller.user, caller.method),
+        metadata: hops,
+    }))
 }
 
 async fn authenticate(mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -68,16 +64,13 @@ async fn authenticate(mut request: Request<()>) -> Result<Request<()>, Status> {
     }
 }
 
-async fn serve() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
+/// A channel to a [`whoami`] server behind the [`authenticate`] interceptor.
+fn serve() -> Channel {
+    rust_grpc::in_process::channel(
         Server::builder()
             .layer(interceptor::layer(authenticate))
-            .add_service(EchoServer::new(Whoami))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
-    format!("http://{addr}")
+            .add_service(StubServer::new().unary(whoami).into_service()),
+    )
 }
 
 fn hop(
@@ -93,7 +86,7 @@ fn hop(
 
 #[tokio::test]
 async fn server_interceptor_rejects_a_call_without_credentials() {
-    let client = EchoClient::connect(serve().await).await.unwrap();
+    let client = EchoClient::new(serve());
     let status = client.unary(EchoRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(status.message(), "Unary needs a bearer token");
@@ -103,11 +96,7 @@ async fn server_interceptor_rejects_a_call_without_credentials() {
 
 #[tokio::test]
 async fn client_interceptors_chain_and_the_server_hands_values_to_the_handler() {
-    let channel = rust_grpc::Endpoint::new(serve().await)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = serve();
     let login = |mut request: Request<()>| async move {
         tokio::task::yield_now().await;
         request

@@ -4,14 +4,9 @@
 use rust_grpc::errors::{
     BadRequest, ErrorDetail, ErrorInfo, RetryInfo, StatusExt as _, bad_request,
 };
-use rust_grpc::{Code, Request, Response, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, FailRequest};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-
-struct Rejecting;
+use rust_grpc::{Code, Status};
+use rust_grpc_testdata::default::corpus::echo::FailRequest;
+use rust_grpc_testdata::stub::StubServer;
 
 fn details() -> Vec<ErrorDetail> {
     vec![
@@ -39,27 +34,18 @@ fn details() -> Vec<ErrorDetail> {
     ]
 }
 
-impl Echo for Rejecting {
-    async fn fail(&self, request: Request<FailRequest>) -> Result<Response<EchoReply>, Status> {
-        let FailRequest { code, message } = request.into_inner();
-        Err(Status::with_error_details(
-            Code::from_i32(code),
-            message,
-            details(),
-        ))
-    }
-}
-
 #[tokio::test]
 async fn error_details_reach_the_client() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(Rejecting))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
-    let client = EchoClient::connect(format!("http://{addr}")).await.unwrap();
+    let client = StubServer::new()
+        .fail(|request| async move {
+            let FailRequest { code, message } = request.into_inner();
+            Err(Status::with_error_details(
+                Code::from_i32(code),
+                message,
+                details(),
+            ))
+        })
+        .start();
 
     let status = client
         .fail(FailRequest {

@@ -1,24 +1,18 @@
 //! Loopback behaviour tests: the generated `corpus.echo` client calls the
-//! generated server over a real TCP connection on 127.0.0.1, one behaviour per
-//! test.
+//! generated server through the in-process channel, one behaviour per test.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rust_grpc::metadata::{KeyAndValueRef, MetadataMap, MetadataValue};
-use rust_grpc::{
-    BoxStream, Code, Request, Response, ResponseExt as _, Router, Server, Status, Streaming,
-};
-use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::default::corpus::echo::echo_server::{Echo, EchoServer};
+use rust_grpc::{BoxStream, Code, Request, Response, ResponseExt as _, Server, Status, Streaming};
 use rust_grpc_testdata::default::corpus::echo::{
     EchoReply, EchoRequest, FailRequest, SleepRequest,
 };
+use rust_grpc_testdata::stub::{self, StubServer, reply, request};
 use rust_grpc_testdata::stubs::corpus::echo as stubs;
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 
 /// How long any single step may take before a test gives up instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -26,61 +20,6 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// A server-streaming request with this message ends its stream with
 /// [`trailing_status`] instead of OK.
 const END_WITH_STATUS: &str = "end with status";
-
-/// A server running on a fresh port; dropping it starts a graceful shutdown.
-struct Running {
-    url: String,
-    _shutdown: oneshot::Sender<()>,
-}
-
-/// Serves `router` on a fresh port of 127.0.0.1 until the returned value is dropped.
-async fn serve(router: Router) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr: SocketAddr = listener.local_addr().expect("local address");
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("the loopback server fails");
-    });
-    Running {
-        url: format!("http://{addr}"),
-        _shutdown: shutdown,
-    }
-}
-
-/// Serves a default [`EchoService`] and connects a client to it.
-async fn echo() -> (Running, EchoClient) {
-    echo_with(EchoService::default()).await
-}
-
-/// Serves `service` and connects a client to it.
-async fn echo_with(service: EchoService) -> (Running, EchoClient) {
-    let running = serve(Server::builder().add_service(EchoServer::new(service))).await;
-    let client = EchoClient::connect(running.url.clone())
-        .await
-        .expect("connect to the loopback server");
-    (running, client)
-}
-
-fn request(message: &str, count: i32) -> EchoRequest {
-    EchoRequest {
-        message: message.to_owned(),
-        count,
-    }
-}
-
-fn reply(message: impl Into<String>) -> EchoReply {
-    EchoReply {
-        message: message.into(),
-        metadata: Vec::new(),
-    }
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -136,101 +75,82 @@ impl Drop for DropGuard {
     }
 }
 
-/// The test implementation of `corpus.echo.Echo`.
-#[derive(Default)]
-struct EchoService {
-    /// Told when a `Sleep` call starts.
-    sleep_started: Option<mpsc::UnboundedSender<()>>,
-    /// Told when a `Sleep` handler ends, normally or by being dropped.
-    sleep_ended: Option<mpsc::UnboundedSender<Finished>>,
+/// Echoes the message and the `x-` metadata it saw, with response metadata
+/// and a trailer of its own.
+async fn unary(request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+    let seen = seen_metadata(request.metadata());
+    let mut response = Response::new(EchoReply {
+        message: request.get_ref().message.clone(),
+        metadata: seen,
+    });
+    let metadata = response.metadata_mut();
+    metadata.insert("x-served-by", MetadataValue::from_static("loopback"));
+    if let Some(trace) = request.metadata().get_bin("x-trace-bin") {
+        metadata.insert_bin("x-echo-bin", trace.clone());
+    }
+    response
+        .trailers_mut()
+        .insert("x-unary-trailer", MetadataValue::from_static("done"));
+    Ok(response)
 }
 
-impl Echo for EchoService {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let seen = seen_metadata(request.metadata());
-        let mut response = Response::new(EchoReply {
-            message: request.get_ref().message.clone(),
-            metadata: seen,
-        });
-        let metadata = response.metadata_mut();
-        metadata.insert("x-served-by", MetadataValue::from_static("loopback"));
-        if let Some(trace) = request.metadata().get_bin("x-trace-bin") {
-            metadata.insert_bin("x-echo-bin", trace.clone());
-        }
+/// `count` replies, then what the message asks for.
+async fn server_stream(
+    request: Request<EchoRequest>,
+) -> Result<Response<BoxStream<EchoReply>>, Status> {
+    let EchoRequest { message, count } = request.into_inner();
+    let mut replies: Vec<Result<EchoReply, Status>> = (0..count)
+        .map(|i| Ok(reply(format!("{message} {i}"))))
+        .collect();
+    if message == END_WITH_STATUS {
+        replies.push(Err(trailing_status()));
+    }
+    let mut response: Response<BoxStream<EchoReply>> =
+        Response::new(Box::pin(tokio_stream::iter(replies)));
+    if message == END_WITH_TRAILERS {
         response
             .trailers_mut()
-            .insert("x-unary-trailer", MetadataValue::from_static("done"));
-        Ok(response)
+            .insert_bin("x-ok-trailer-bin", MetadataValue::from_bytes(&[0xbe, 0xef]));
     }
+    Ok(response)
+}
 
-    async fn server_stream(
-        &self,
-        request: Request<EchoRequest>,
-    ) -> Result<Response<BoxStream<EchoReply>>, Status> {
-        let EchoRequest { message, count } = request.into_inner();
-        let mut replies: Vec<Result<EchoReply, Status>> = (0..count)
-            .map(|i| Ok(reply(format!("{message} {i}"))))
-            .collect();
-        if message == END_WITH_STATUS {
-            replies.push(Err(trailing_status()));
-        }
-        let mut response: Response<BoxStream<EchoReply>> =
-            Response::new(Box::pin(tokio_stream::iter(replies)));
-        if message == END_WITH_TRAILERS {
-            response
-                .trailers_mut()
-                .insert_bin("x-ok-trailer-bin", MetadataValue::from_bytes(&[0xbe, 0xef]));
-        }
-        Ok(response)
+/// The messages received, joined with commas.
+async fn client_stream(
+    request: Request<Streaming<EchoRequest>>,
+) -> Result<Response<EchoReply>, Status> {
+    let mut incoming = request.into_inner();
+    let mut seen = Vec::new();
+    while let Some(request) = incoming.message().await? {
+        seen.push(request.message);
     }
+    Ok(Response::new(reply(seen.join(","))))
+}
 
-    async fn client_stream(
-        &self,
-        request: Request<Streaming<EchoRequest>>,
-    ) -> Result<Response<EchoReply>, Status> {
-        let mut incoming = request.into_inner();
-        let mut seen = Vec::new();
-        while let Some(request) = incoming.message().await? {
-            seen.push(request.message);
-        }
-        Ok(Response::new(reply(seen.join(","))))
-    }
+/// One reply per request, as it comes.
+async fn bidi(
+    request: Request<Streaming<EchoRequest>>,
+) -> Result<Response<BoxStream<EchoReply>>, Status> {
+    let replies = request
+        .into_inner()
+        .map(|request| request.map(|request| reply(format!("echo: {}", request.message))));
+    Ok(Response::new(Box::pin(replies)))
+}
 
-    async fn bidi(
-        &self,
-        request: Request<Streaming<EchoRequest>>,
-    ) -> Result<Response<BoxStream<EchoReply>>, Status> {
-        let replies = request
-            .into_inner()
-            .map(|request| request.map(|request| reply(format!("echo: {}", request.message))));
-        Ok(Response::new(Box::pin(replies)))
-    }
-
-    async fn sleep(&self, request: Request<SleepRequest>) -> Result<Response<EchoReply>, Status> {
-        let mut guard = self.sleep_ended.clone().map(|events| DropGuard {
-            finished: false,
-            events,
-        });
-        if let Some(started) = &self.sleep_started {
-            let _ = started.send(());
-        }
-        let millis = u64::try_from(request.get_ref().millis).unwrap_or(0);
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        if let Some(guard) = &mut guard {
-            guard.finished = true;
-        }
-        Ok(Response::new(reply("slept")))
-    }
-
-    async fn fail(&self, request: Request<FailRequest>) -> Result<Response<EchoReply>, Status> {
-        let FailRequest { code, message } = request.into_inner();
-        Err(Status::new(Code::from_i32(code), message))
-    }
+/// The loopback server: every method as `corpus/echo.proto` describes it.
+fn echo() -> StubServer {
+    StubServer::new()
+        .unary(unary)
+        .server_stream(server_stream)
+        .client_stream(client_stream)
+        .bidi(bidi)
+        .sleep(stub::sleep)
+        .fail(stub::fail)
 }
 
 #[tokio::test]
 async fn unary_call_round_trips() {
-    let (_server, client) = echo().await;
+    let client = echo().start();
 
     let response = client.unary(request("hello, loopback", 0)).await.unwrap();
 
@@ -241,7 +161,7 @@ async fn unary_call_round_trips() {
 #[tokio::test]
 async fn server_streaming_yields_every_message() {
     const N: i32 = 25;
-    let (_server, client) = echo().await;
+    let client = echo().start();
 
     let mut stream = client
         .server_stream(request("item", N))
@@ -259,7 +179,7 @@ async fn server_streaming_yields_every_message() {
 
 #[tokio::test]
 async fn client_streaming_sees_every_message() {
-    let (_server, client) = echo().await;
+    let client = echo().start();
     let sent: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
 
     let requests = sent
@@ -276,7 +196,7 @@ async fn client_streaming_sees_every_message() {
 
 #[tokio::test]
 async fn bidi_streaming_echoes_each_message_in_order() {
-    let (_server, client) = echo().await;
+    let client = echo().start();
     let (tx, rx) = mpsc::channel(1);
 
     let exchange = async move {
@@ -310,7 +230,7 @@ async fn bidi_streaming_echoes_each_message_in_order() {
 
 #[tokio::test]
 async fn error_status_carries_code_and_message() {
-    let (_server, client) = echo().await;
+    let client = echo().start();
     let cases = [
         (Code::InvalidArgument, "bad argument"),
         (Code::NotFound, "no such thing"),
@@ -336,7 +256,7 @@ async fn error_status_carries_code_and_message() {
 
 #[tokio::test]
 async fn metadata_travels_both_ways() {
-    let (_server, client) = echo().await;
+    let client = echo().start();
     let trace = [0x00, 0x01, 0xfe, 0xff];
     let mut call = Request::new(request("with metadata", 0));
     call.metadata_mut()
@@ -367,7 +287,7 @@ async fn metadata_travels_both_ways() {
 
 #[tokio::test]
 async fn trailing_metadata_on_an_ok_unary_call_reaches_client() {
-    let (_server, client) = echo().await;
+    let client = echo().start();
 
     let response = client.unary(request("trailers", 0)).await.unwrap();
 
@@ -377,7 +297,7 @@ async fn trailing_metadata_on_an_ok_unary_call_reaches_client() {
 
 #[tokio::test]
 async fn trailing_metadata_on_an_ok_stream_reaches_client() {
-    let (_server, client) = echo().await;
+    let client = echo().start();
 
     let mut stream = client
         .server_stream(request(END_WITH_TRAILERS, 3))
@@ -405,7 +325,7 @@ async fn trailing_metadata_on_an_ok_stream_reaches_client() {
 // A failed call carries its trailers in its `Status` (`Status::with_metadata`).
 #[tokio::test]
 async fn trailing_metadata_reaches_client_with_stream_status() {
-    let (_server, client) = echo().await;
+    let client = echo().start();
 
     let mut stream = client
         .server_stream(request(END_WITH_STATUS, 2))
@@ -446,7 +366,7 @@ async fn trailing_metadata_reaches_client_with_stream_status() {
 // The gRPC spec says DEADLINE_EXCEEDED (tonic alone would say CANCELLED).
 #[tokio::test]
 async fn deadline_exceeded_when_server_is_slower_than_timeout() {
-    let (_server, client) = echo().await;
+    let client = echo().start();
     let mut call = Request::new(SleepRequest { millis: 2_000 });
     call.set_timeout(Duration::from_millis(100));
 
@@ -465,11 +385,23 @@ async fn deadline_exceeded_when_server_is_slower_than_timeout() {
 async fn cancelled_call_is_seen_by_server() {
     let (started_tx, mut started) = mpsc::unbounded_channel();
     let (ended_tx, mut ended) = mpsc::unbounded_channel();
-    let (_server, client) = echo_with(EchoService {
-        sleep_started: Some(started_tx),
-        sleep_ended: Some(ended_tx),
-    })
-    .await;
+    let client = echo()
+        .sleep(move |request| {
+            let started = started_tx.clone();
+            let events = ended_tx.clone();
+            async move {
+                // Dropped with the handler, finished or not.
+                let mut guard = DropGuard {
+                    finished: false,
+                    events,
+                };
+                let _ = started.send(());
+                let slept = stub::sleep(request).await;
+                guard.finished = true;
+                slept
+            }
+        })
+        .start();
 
     // No grpc-timeout: the only way the handler can stop early is the client
     // giving up on the call.
@@ -506,12 +438,10 @@ impl stubs::partial_server::Partial for KnownOnly {
 
 #[tokio::test]
 async fn default_stub_answers_unimplemented() {
-    let server =
-        serve(Server::builder().add_service(stubs::partial_server::PartialServer::new(KnownOnly)))
-            .await;
-    let client = stubs::partial_client::PartialClient::connect(server.url.clone())
-        .await
-        .unwrap();
+    let channel = rust_grpc::in_process::channel(
+        Server::builder().add_service(stubs::partial_server::PartialServer::new(KnownOnly)),
+    );
+    let client = stubs::partial_client::PartialClient::new(channel);
     let hi = || stubs::EchoRequest {
         message: "hi".to_owned(),
         count: 0,
@@ -539,8 +469,7 @@ async fn unknown_service_answers_unimplemented() {
     use rust_grpc_testdata::default::corpus::echo::partial_client::PartialClient;
 
     // The server serves only corpus.echo.Echo.
-    let (server, _) = echo().await;
-    let client = PartialClient::connect(server.url.clone()).await.unwrap();
+    let client = PartialClient::new(echo().channel());
 
     let status = client.known(request("hi", 0)).await.unwrap_err();
 
@@ -551,13 +480,7 @@ async fn unknown_service_answers_unimplemented() {
 async fn unknown_method_answers_unimplemented() {
     // A method of the served service that the server does not have, which only
     // a hand-made call can ask for.
-    let (server, _) = echo().await;
-    let channel = rust_grpc::Endpoint::from_shared(server.url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let client = rust_grpc::codegen::Client::new(channel);
+    let client = rust_grpc::codegen::Client::new(echo().channel());
 
     let status = client
         .unary::<EchoRequest, EchoReply>(
@@ -572,7 +495,7 @@ async fn unknown_method_answers_unimplemented() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_is_clone_and_shared_across_tasks() {
-    let (_server, client) = echo().await;
+    let client = echo().start();
 
     let calls: Vec<_> = (0..16)
         .map(|i| {

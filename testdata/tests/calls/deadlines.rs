@@ -1,106 +1,71 @@
 //! Deadlines and cancellation on the server (`rust_grpc::deadline`,
 //! `rust_grpc::cancel`, the server-wide `Server::timeout`): what the client
-//! sees, what goes on the wire and what the handler sees.
+//! sees, what goes on the wire and what the handler sees. A bare HTTP/2 client
+//! over TCP reads the wire; the rest go through the in-process channel.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use rust_grpc::cancel::{Cancellation, Reason};
 use rust_grpc::deadline::Deadline;
-use rust_grpc::{BoxStream, Code, Request, Response, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
-use tokio::net::{TcpListener, TcpStream};
+use rust_grpc::{BoxStream, Code, Request, Response, Status};
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
+use rust_grpc_testdata::stub::{self, StubServer, reply};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_stream::wrappers::TcpListenerStream;
 
 /// How long any single step may take before a test gives up instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-#[derive(Default)]
-struct Deadlines {
-    /// When set, `Unary` asks this server's `Unary`, passing its deadline on.
-    backend: Option<EchoClient>,
-    /// Told how each `Sleep` call ended.
-    ended: Option<mpsc::UnboundedSender<Option<Reason>>>,
-    /// Told when a `Sleep` call starts.
-    started: Option<mpsc::UnboundedSender<()>>,
-}
-
-fn reply(message: impl Into<String>) -> EchoReply {
-    EchoReply {
-        message: message.into(),
-        metadata: Vec::new(),
-    }
-}
-
-impl Echo for Deadlines {
-    /// Answers with the milliseconds left before the call's deadline, or "none".
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        if let Some(backend) = &self.backend {
-            let outgoing = Deadline::propagate(&request, request.get_ref().clone());
-            return backend.unary(outgoing).await;
-        }
-        let left = Deadline::of(&request).map_or_else(
-            || "none".to_owned(),
-            |deadline| deadline.remaining().as_millis().to_string(),
-        );
-        Ok(Response::new(reply(left)))
-    }
-
-    async fn sleep(&self, request: Request<SleepRequest>) -> Result<Response<EchoReply>, Status> {
-        if let (Some(ended), Some(cancellation)) = (self.ended.clone(), Cancellation::of(&request))
-        {
-            tokio::spawn(async move {
-                let _ = ended.send(cancellation.ended().await);
-            });
-        }
-        if let Some(started) = &self.started {
-            let _ = started.send(());
-        }
-        let millis = u64::try_from(request.get_ref().millis).unwrap_or(0);
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        Ok(Response::new(reply("slept")))
-    }
-
-    /// One message, then nothing: the stream never ends.
-    async fn server_stream(
-        &self,
-        request: Request<EchoRequest>,
-    ) -> Result<Response<BoxStream<EchoReply>>, Status> {
-        if let (Some(ended), Some(cancellation)) = (self.ended.clone(), Cancellation::of(&request))
-        {
-            tokio::spawn(async move {
-                let _ = ended.send(cancellation.ended().await);
-            });
-        }
-        let first = tokio_stream::iter([Ok(reply("first"))]);
-        Ok(Response::new(Box::pin(tokio_stream::StreamExt::chain(
-            first,
-            tokio_stream::pending(),
-        ))))
-    }
-}
-
-async fn serve(service: Deadlines) -> SocketAddr {
-    serve_with(Server::builder(), service).await
-}
-
-async fn serve_with(server: Server, service: Deadlines) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        server
-            .add_service(EchoServer::new(service))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+/// Answers with the milliseconds left before the call's deadline, or "none".
+async fn time_left(request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+    let left = Deadline::of(&request).map_or_else(
+        || "none".to_owned(),
+        |deadline| deadline.remaining().as_millis().to_string(),
     );
-    addr
+    Ok(Response::new(reply(left)))
 }
 
-async fn client(addr: SocketAddr) -> EchoClient {
-    EchoClient::connect(format!("http://{addr}")).await.unwrap()
+/// One message, then nothing: the stream never ends.
+async fn endless(_request: Request<EchoRequest>) -> Result<Response<BoxStream<EchoReply>>, Status> {
+    let first = tokio_stream::iter([Ok(reply("first"))]);
+    Ok(Response::new(Box::pin(tokio_stream::StreamExt::chain(
+        first,
+        tokio_stream::pending(),
+    ))))
+}
+
+/// Tells `ended` how the call of `request` ended, once it has.
+fn report_end<T>(request: &Request<T>, ended: &mpsc::UnboundedSender<Option<Reason>>) {
+    if let Some(cancellation) = Cancellation::of(request) {
+        let ended = ended.clone();
+        tokio::spawn(async move {
+            let _ = ended.send(cancellation.ended().await);
+        });
+    }
+}
+
+/// `Unary` answers with the time left, `Sleep` sleeps, `ServerStream` never ends.
+fn deadlines() -> StubServer {
+    StubServer::new()
+        .unary(time_left)
+        .sleep(stub::sleep)
+        .server_stream(endless)
+}
+
+/// [`deadlines`], telling `ended` how each `Sleep` and `ServerStream` call ended.
+fn reporting(ended: mpsc::UnboundedSender<Option<Reason>>) -> StubServer {
+    let stream_ended = ended.clone();
+    deadlines()
+        .sleep(move |request| {
+            report_end(&request, &ended);
+            stub::sleep(request)
+        })
+        .server_stream(move |request| {
+            report_end(&request, &stream_ended);
+            endless(request)
+        })
 }
 
 /// A `SleepRequest` of 2 s, framed.
@@ -156,7 +121,7 @@ fn status_of(headers: &http::HeaderMap, trailers: Option<&http::HeaderMap>) -> S
 #[tokio::test]
 async fn a_slow_handler_is_answered_deadline_exceeded_on_the_wire() {
     // The spec and grpc-go say 4 (tonic's server timer answered CANCELLED).
-    let addr = serve(Deadlines::default()).await;
+    let addr = deadlines().serve_tcp().await;
     for _ in 0..5 {
         let (headers, trailers) = raw_call(addr, "/corpus.echo.Echo/Sleep", "100m", SLEEP_2S).await;
         assert_eq!(status_of(&headers, trailers.as_ref()), "4", "{headers:?}");
@@ -165,7 +130,7 @@ async fn a_slow_handler_is_answered_deadline_exceeded_on_the_wire() {
 
 #[tokio::test]
 async fn a_stream_past_its_deadline_ends_with_deadline_exceeded_on_the_wire() {
-    let addr = serve(Deadlines::default()).await;
+    let addr = deadlines().serve_tcp().await;
     let empty_request: &[u8] = &[0, 0, 0, 0, 0];
 
     let (headers, trailers) = raw_call(
@@ -186,7 +151,7 @@ async fn a_stream_past_its_deadline_ends_with_deadline_exceeded_on_the_wire() {
 
 #[tokio::test]
 async fn a_malformed_grpc_timeout_is_answered_internal() {
-    let addr = serve(Deadlines::default()).await;
+    let addr = deadlines().serve_tcp().await;
 
     for timeout in ["1.5S", "10", "123456789S", "5x"] {
         let (headers, trailers) =
@@ -200,7 +165,7 @@ async fn a_malformed_grpc_timeout_is_answered_internal() {
 
 #[tokio::test]
 async fn a_handler_reads_its_remaining_deadline() {
-    let client = client(serve(Deadlines::default()).await).await;
+    let client = deadlines().start();
     let mut call = Request::new(EchoRequest::default());
     call.set_timeout(Duration::from_secs(5));
 
@@ -214,15 +179,17 @@ async fn a_handler_reads_its_remaining_deadline() {
 
 #[tokio::test]
 async fn propagate_carries_the_deadline_to_outgoing_calls() {
-    let backend = client(serve(Deadlines::default()).await).await;
-    let front = client(
-        serve(Deadlines {
-            backend: Some(backend),
-            ..Deadlines::default()
+    let backend = deadlines().start();
+    // Passes each Unary call on to the backend, with its deadline.
+    let front = deadlines()
+        .unary(move |request| {
+            let backend = backend.clone();
+            async move {
+                let outgoing = Deadline::propagate(&request, request.get_ref().clone());
+                backend.unary(outgoing).await
+            }
         })
-        .await,
-    )
-    .await;
+        .start();
     let mut call = Request::new(EchoRequest::default());
     call.set_timeout(Duration::from_secs(3));
 
@@ -237,11 +204,7 @@ async fn propagate_carries_the_deadline_to_outgoing_calls() {
 #[tokio::test]
 async fn a_handler_stopped_at_its_deadline_sees_deadline_exceeded() {
     let (ended_tx, mut ended) = mpsc::unbounded_channel();
-    let addr = serve(Deadlines {
-        ended: Some(ended_tx),
-        ..Deadlines::default()
-    })
-    .await;
+    let addr = reporting(ended_tx).serve_tcp().await;
 
     // A bare client, which (unlike ours) does not reset the call at its own
     // deadline: the server's timer ends it.
@@ -259,15 +222,13 @@ async fn a_handler_stopped_at_its_deadline_sees_deadline_exceeded() {
 async fn a_handler_whose_client_gave_up_sees_client_cancelled() {
     let (ended_tx, mut ended) = mpsc::unbounded_channel();
     let (started_tx, mut started) = mpsc::unbounded_channel();
-    let client = client(
-        serve(Deadlines {
-            ended: Some(ended_tx),
-            started: Some(started_tx),
-            ..Deadlines::default()
+    let client = deadlines()
+        .sleep(move |request| {
+            report_end(&request, &ended_tx);
+            let _ = started_tx.send(());
+            stub::sleep(request)
         })
-        .await,
-    )
-    .await;
+        .start();
 
     let call = tokio::spawn(async move { client.sleep(SleepRequest { millis: 60_000 }).await });
     tokio::time::timeout(PATIENCE, started.recv())
@@ -285,14 +246,7 @@ async fn a_handler_whose_client_gave_up_sees_client_cancelled() {
 #[tokio::test]
 async fn a_handler_that_answers_is_not_cancelled() {
     let (ended_tx, mut ended) = mpsc::unbounded_channel();
-    let client = client(
-        serve(Deadlines {
-            ended: Some(ended_tx),
-            ..Deadlines::default()
-        })
-        .await,
-    )
-    .await;
+    let client = reporting(ended_tx).start();
 
     client.sleep(SleepRequest { millis: 1 }).await.unwrap();
     let reason = tokio::time::timeout(PATIENCE, ended.recv()).await.unwrap();
@@ -303,14 +257,7 @@ async fn a_handler_that_answers_is_not_cancelled() {
 #[tokio::test]
 async fn a_stream_whose_client_dropped_it_sees_client_cancelled() {
     let (ended_tx, mut ended) = mpsc::unbounded_channel();
-    let client = client(
-        serve(Deadlines {
-            ended: Some(ended_tx),
-            ..Deadlines::default()
-        })
-        .await,
-    )
-    .await;
+    let client = reporting(ended_tx).start();
 
     let mut stream = client
         .server_stream(EchoRequest::default())
@@ -330,14 +277,9 @@ async fn a_stream_whose_client_dropped_it_sees_client_cancelled() {
 
 #[tokio::test]
 async fn a_server_wide_timeout_answers_deadline_exceeded() {
-    let client = client(
-        serve_with(
-            Server::builder().timeout(Duration::from_millis(100)),
-            Deadlines::default(),
-        )
-        .await,
-    )
-    .await;
+    let client = deadlines()
+        .server(|server| server.timeout(Duration::from_millis(100)))
+        .start();
     let started = Instant::now();
 
     // No deadline of the call's own: only the server's timeout can end it.
@@ -354,11 +296,10 @@ async fn a_server_wide_timeout_answers_deadline_exceeded() {
 
 #[tokio::test]
 async fn a_call_deadline_sooner_than_the_server_timeout_still_applies() {
-    let addr = serve_with(
-        Server::builder().timeout(Duration::from_secs(5)),
-        Deadlines::default(),
-    )
-    .await;
+    let addr = deadlines()
+        .server(|server| server.timeout(Duration::from_secs(5)))
+        .serve_tcp()
+        .await;
     let started = Instant::now();
 
     // A bare client: the server's timer, not the client's, ends the call.
@@ -371,14 +312,9 @@ async fn a_call_deadline_sooner_than_the_server_timeout_still_applies() {
 
 #[tokio::test]
 async fn a_handler_sees_the_sooner_of_its_deadline_and_the_server_timeout() {
-    let client = client(
-        serve_with(
-            Server::builder().timeout(Duration::from_secs(2)),
-            Deadlines::default(),
-        )
-        .await,
-    )
-    .await;
+    let client = deadlines()
+        .server(|server| server.timeout(Duration::from_secs(2)))
+        .start();
     let left = |timeout: Option<Duration>| {
         let client = client.clone();
         async move {

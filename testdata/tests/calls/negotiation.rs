@@ -1,47 +1,34 @@
 //! Compression negotiation: gzip and zstd per call and per server,
 //! `grpc-accept-encoding`, an encoding the server does not take answering
 //! UNIMPLEMENTED and a compressed message without `grpc-encoding` answering
-//! INTERNAL.
+//! INTERNAL. A bare HTTP/2 client over TCP sends what a generated client
+//! cannot; the rest go through the in-process channel.
 
 use std::net::SocketAddr;
 
 use rust_grpc::compression::ReceivedCompression;
-use rust_grpc::{Code, CompressionEncoding, Request, Response, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_stream::wrappers::TcpListenerStream;
+use rust_grpc::{Code, CompressionEncoding, Request, Response, Status};
+use rust_grpc_testdata::default::corpus::echo::echo_server::EchoServer;
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, EchoRequest};
+use rust_grpc_testdata::stub::{Handlers, StubServer, reply};
+use tokio::net::TcpStream;
 
 /// Answers "c" when the request arrived compressed, "p" when not.
-struct Flag;
-
-impl Echo for Flag {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let compressed = request
-            .extensions()
-            .get::<ReceivedCompression>()
-            .and_then(ReceivedCompression::last_message_compressed);
-        Ok(Response::new(EchoReply {
-            message: if compressed == Some(true) { "c" } else { "p" }.to_owned(),
-            metadata: Vec::new(),
-        }))
-    }
+async fn flag(request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+    let compressed = request
+        .extensions()
+        .get::<ReceivedCompression>()
+        .and_then(ReceivedCompression::last_message_compressed);
+    Ok(Response::new(reply(if compressed == Some(true) {
+        "c"
+    } else {
+        "p"
+    })))
 }
 
-async fn serve(server: EchoServer<Flag>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(server)
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
-    addr
-}
-
-async fn client(addr: SocketAddr) -> EchoClient {
-    EchoClient::connect(format!("http://{addr}")).await.unwrap()
+/// A [`flag`] server with the service's options set by `tweak`.
+fn flag_server(tweak: fn(EchoServer<Handlers>) -> EchoServer<Handlers>) -> StubServer {
+    StubServer::new().unary(flag).echo_server(tweak)
 }
 
 fn request() -> EchoRequest {
@@ -115,9 +102,9 @@ fn grpc_status(headers: &http::HeaderMap, trailers: Option<&http::HeaderMap>) ->
 
 #[tokio::test]
 async fn a_compressed_request_the_server_does_not_accept_answers_unimplemented() {
-    let addr = serve(EchoServer::new(Flag)).await;
-    let gzip = client(addr)
-        .await
+    let gzip = StubServer::new()
+        .unary(flag)
+        .start()
         .send_compressed(CompressionEncoding::Gzip);
 
     let status = gzip.unary(request()).await.unwrap_err();
@@ -127,7 +114,9 @@ async fn a_compressed_request_the_server_does_not_accept_answers_unimplemented()
 
 #[tokio::test]
 async fn an_unknown_grpc_encoding_answers_unimplemented_and_names_what_is_accepted() {
-    let addr = serve(EchoServer::new(Flag).accept_compressed(CompressionEncoding::Gzip)).await;
+    let addr = flag_server(|service| service.accept_compressed(CompressionEncoding::Gzip))
+        .serve_tcp()
+        .await;
 
     let (headers, trailers) =
         raw_call(addr, &[("grpc-encoding", "snappy")], gzip_empty_message()).await;
@@ -139,7 +128,9 @@ async fn an_unknown_grpc_encoding_answers_unimplemented_and_names_what_is_accept
 
 #[tokio::test]
 async fn a_compressed_message_without_grpc_encoding_answers_internal() {
-    let addr = serve(EchoServer::new(Flag).accept_compressed(CompressionEncoding::Gzip)).await;
+    let addr = flag_server(|service| service.accept_compressed(CompressionEncoding::Gzip))
+        .serve_tcp()
+        .await;
 
     let (headers, trailers) = raw_call(addr, &[], gzip_empty_message()).await;
     let with_encoding = raw_call(addr, &[("grpc-encoding", "gzip")], gzip_empty_message()).await;
@@ -150,11 +141,12 @@ async fn a_compressed_message_without_grpc_encoding_answers_internal() {
 
 #[tokio::test]
 async fn the_server_compresses_with_the_first_accepted_encoding_it_has() {
-    let addr = serve(
-        EchoServer::new(Flag)
+    let addr = flag_server(|service| {
+        service
             .send_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Zstd),
-    )
+            .send_compressed(CompressionEncoding::Zstd)
+    })
+    .serve_tcp()
     .await;
     let empty = || bytes::Bytes::from_static(&[0, 0, 0, 0, 0]);
 
@@ -169,13 +161,12 @@ async fn the_server_compresses_with_the_first_accepted_encoding_it_has() {
 
 #[tokio::test]
 async fn zstd_works_per_server_and_per_client() {
-    let addr = serve(
-        EchoServer::new(Flag)
+    let plain = flag_server(|service| {
+        service
             .accept_compressed(CompressionEncoding::Zstd)
-            .send_compressed(CompressionEncoding::Zstd),
-    )
-    .await;
-    let plain = client(addr).await;
+            .send_compressed(CompressionEncoding::Zstd)
+    })
+    .start();
     let zstd = plain
         .clone()
         .send_compressed(CompressionEncoding::Zstd)
@@ -193,13 +184,12 @@ async fn zstd_works_per_server_and_per_client() {
 
 #[tokio::test]
 async fn gzip_and_zstd_are_chosen_per_client_against_one_server() {
-    let addr = serve(
-        EchoServer::new(Flag)
+    let plain = flag_server(|service| {
+        service
             .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd),
-    )
-    .await;
-    let plain = client(addr).await;
+            .accept_compressed(CompressionEncoding::Zstd)
+    })
+    .start();
 
     for encoding in [CompressionEncoding::Gzip, CompressionEncoding::Zstd] {
         let reply = plain

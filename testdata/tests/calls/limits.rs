@@ -2,88 +2,51 @@
 //! client, method and call, and RESOURCE_EXHAUSTED (not tonic's OUT_OF_RANGE)
 //! over them.
 
-use std::net::SocketAddr;
-
 use rust_grpc::RequestExt as _;
 use rust_grpc::limits::CallLimits;
 use rust_grpc::server::MethodLimits;
 use rust_grpc::{
     BoxStream, Code, CompressionEncoding, Request, Response, Server, Status, Streaming,
 };
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_methods;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::default::corpus::echo::echo_methods;
+use rust_grpc_testdata::default::corpus::echo::echo_server::EchoServer;
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, EchoRequest};
+use rust_grpc_testdata::stub::{Handlers, StubServer, reply};
 
 const MIB: usize = 1024 * 1024;
 
-struct Sized;
-
 /// A reply of `count` bytes when `count` is set, else the request's message.
 fn reply_to(request: EchoRequest) -> EchoReply {
-    let message = match usize::try_from(request.count) {
-        Ok(len) if len > 0 => "y".repeat(len),
-        _ => request.message,
-    };
-    EchoReply {
-        message,
-        metadata: Vec::new(),
+    match usize::try_from(request.count) {
+        Ok(len) if len > 0 => reply("y".repeat(len)),
+        _ => reply(request.message),
     }
 }
 
-impl Echo for Sized {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        Ok(Response::new(reply_to(request.into_inner())))
-    }
-
-    async fn server_stream(
-        &self,
-        request: Request<EchoRequest>,
-    ) -> Result<Response<BoxStream<EchoReply>>, Status> {
-        let reply = reply_to(request.into_inner());
-        Ok(Response::new(Box::pin(tokio_stream::iter([Ok(reply)]))))
-    }
-
-    async fn client_stream(
-        &self,
-        request: Request<Streaming<EchoRequest>>,
-    ) -> Result<Response<EchoReply>, Status> {
-        let mut incoming = request.into_inner();
-        let mut total = 0;
-        while let Some(message) = incoming.message().await? {
-            total += message.message.len();
-        }
-        Ok(Response::new(EchoReply {
-            message: total.to_string(),
-            metadata: Vec::new(),
-        }))
-    }
+/// Answers `Unary` and `ServerStream` with [`reply_to`], and `ClientStream`
+/// with the total length of the messages.
+fn sizes() -> StubServer {
+    StubServer::new()
+        .unary(|request| async move { Ok(Response::new(reply_to(request.into_inner()))) })
+        .server_stream(|request| async move {
+            let reply = reply_to(request.into_inner());
+            let replies: BoxStream<EchoReply> = Box::pin(tokio_stream::iter([Ok(reply)]));
+            Ok(Response::new(replies))
+        })
+        .client_stream(|request: Request<Streaming<EchoRequest>>| async move {
+            let mut incoming = request.into_inner();
+            let mut total = 0;
+            while let Some(message) = incoming.message().await? {
+                total += message.message.len();
+            }
+            Ok(Response::new(reply(total.to_string())))
+        })
 }
 
-async fn serve_with(server: EchoServer<Sized>, layer: Option<MethodLimits>) -> EchoClient {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let incoming = TcpListenerStream::new(listener);
-    match layer {
-        Some(layer) => tokio::spawn(
-            Server::builder()
-                .layer(layer)
-                .add_service(server)
-                .serve_with_incoming(incoming),
-        ),
-        None => tokio::spawn(
-            Server::builder()
-                .add_service(server)
-                .serve_with_incoming(incoming),
-        ),
-    };
-    EchoClient::connect(format!("http://{addr}")).await.unwrap()
-}
-
-async fn serve(server: EchoServer<Sized>) -> EchoClient {
-    serve_with(server, None).await
+/// A client of [`sizes`] with the service's options set by `tweak`.
+fn serve(tweak: fn(EchoServer<Handlers>) -> EchoServer<Handlers>) -> EchoClient {
+    sizes().echo_server(tweak).start()
 }
 
 /// A request whose encoded size is a little over `len` bytes.
@@ -109,7 +72,7 @@ fn assert_exhausted(outcome: Result<impl std::fmt::Debug, Status>) {
 
 #[tokio::test]
 async fn a_server_receives_up_to_4_mib_by_default() {
-    let client = serve(EchoServer::new(Sized)).await;
+    let client = sizes().start();
 
     let under = client.unary(asking_for(1)).await;
     let at = client.unary(sized(4 * MIB - 16)).await;
@@ -122,7 +85,7 @@ async fn a_server_receives_up_to_4_mib_by_default() {
 
 #[tokio::test]
 async fn a_client_receives_up_to_4_mib_by_default_and_a_server_sends_any_size() {
-    let client = serve(EchoServer::new(Sized)).await;
+    let client = sizes().start();
 
     let over = client.unary(asking_for(4 * MIB + 1)).await;
     let raised = client
@@ -137,7 +100,7 @@ async fn a_client_receives_up_to_4_mib_by_default_and_a_server_sends_any_size() 
 
 #[tokio::test]
 async fn a_server_receive_limit_refuses_larger_requests() {
-    let client = serve(EchoServer::new(Sized).max_decoding_message_size(1024)).await;
+    let client = serve(|service| service.max_decoding_message_size(1024));
 
     assert!(client.unary(sized(1000)).await.is_ok());
     let status = client.unary(sized(2000)).await.unwrap_err();
@@ -156,7 +119,7 @@ async fn a_server_receive_limit_refuses_larger_requests() {
 
 #[tokio::test]
 async fn a_server_send_limit_refuses_larger_responses() {
-    let client = serve(EchoServer::new(Sized).max_encoding_message_size(1024)).await;
+    let client = serve(|service| service.max_encoding_message_size(1024));
 
     assert!(client.unary(asking_for(1000)).await.is_ok());
     assert_exhausted(client.unary(asking_for(2000)).await);
@@ -170,9 +133,7 @@ async fn a_server_send_limit_refuses_larger_responses() {
 
 #[tokio::test]
 async fn a_client_receive_limit_refuses_larger_responses() {
-    let client = serve(EchoServer::new(Sized))
-        .await
-        .max_decoding_message_size(1024);
+    let client = sizes().start().max_decoding_message_size(1024);
 
     assert!(client.unary(asking_for(1000)).await.is_ok());
     assert_exhausted(client.unary(asking_for(2000)).await);
@@ -180,9 +141,7 @@ async fn a_client_receive_limit_refuses_larger_responses() {
 
 #[tokio::test]
 async fn a_client_send_limit_refuses_larger_requests() {
-    let client = serve(EchoServer::new(Sized))
-        .await
-        .max_encoding_message_size(1024);
+    let client = sizes().start().max_encoding_message_size(1024);
 
     assert!(client.unary(sized(1000)).await.is_ok());
     assert_exhausted(client.unary(sized(2000)).await);
@@ -195,9 +154,7 @@ async fn a_client_send_limit_refuses_larger_requests() {
 
 #[tokio::test]
 async fn call_limits_override_the_clients_for_one_call() {
-    let client = serve(EchoServer::new(Sized))
-        .await
-        .max_decoding_message_size(1024);
+    let client = sizes().start().max_decoding_message_size(1024);
     let mut call = Request::new(asking_for(2000));
     call.set_max_decoding_message_size(4096);
     let mut tighter = Request::new(sized(2000));
@@ -215,7 +172,12 @@ async fn method_limits_give_one_method_its_own_limit() {
             .max_decoding_message_size(1024)
             .max_encoding_message_size(1024),
     );
-    let client = serve_with(EchoServer::new(Sized), Some(layer)).await;
+    let channel = rust_grpc::in_process::channel(
+        Server::builder()
+            .layer(layer)
+            .add_service(sizes().into_service()),
+    );
+    let client = EchoClient::new(channel);
 
     assert_exhausted(client.unary(sized(2000)).await);
     assert_exhausted(client.unary(asking_for(2000)).await);
@@ -225,12 +187,11 @@ async fn method_limits_give_one_method_its_own_limit() {
 
 #[tokio::test]
 async fn a_compressed_request_is_checked_after_decompression() {
-    let client = serve(
-        EchoServer::new(Sized)
+    let client = serve(|service| {
+        service
             .accept_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(4096),
-    )
-    .await
+            .max_decoding_message_size(4096)
+    })
     .send_compressed(CompressionEncoding::Gzip);
 
     // 64 KiB of one letter compresses to well under 4096 bytes.
