@@ -118,3 +118,18 @@ async fn watch_streams_the_current_status_then_each_change() {
     reporter.shutdown();
     assert_eq!(next(&mut updates).await, ServingStatus::NotServing);
 }
+
+#[tokio::test]
+async fn list_omits_services_only_watched() {
+    let (reporter, client) = serve().await;
+    let mut updates = client.watch(check("no.Such")).await.unwrap().into_inner();
+    assert_eq!(next(&mut updates).await, ServingStatus::ServiceUnknown);
+    reporter.shutdown();
+    let statuses = client
+        .list(HealthListRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .statuses;
+    assert!(!statuses.contains_key("no.Such"), "{statuses:?}");
+}
