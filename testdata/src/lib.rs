@@ -1,9 +1,10 @@
 //! The shared .proto corpus (`protos/`), compiled by `rust-grpc-build` with
 //! warnings denied: if any generated file warns or fails to compile, this crate
 //! does not build. Beside it, what the behaviour tests in `tests/` share: the
-//! [`stub`] server.
+//! [`stub`] server and the [`python_peer`] runner.
 #![deny(warnings)]
 
+pub mod python_peer;
 pub mod stub;
 
 /// The corpus generated with the default options.

@@ -1,10 +1,9 @@
 //! grpc.health.v1 against a real peer: grpcio-health-checking's client
 //! (`interop/peers/python/checks/health.py`) calling our health service.
 
-mod python_peer;
-
 use rust_grpc::Server;
 use rust_grpc::health::{HealthReporter, health_service};
+use rust_grpc_testdata::python_peer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 

@@ -3,11 +3,10 @@
 //! behind a protobuf `DescriptorPool`, resolving what our server registers from
 //! the descriptor sets that generated code embeds.
 
-mod python_peer;
-
-use python_peer::Peer;
 use rust_grpc::reflection::Reflection;
 use rust_grpc::{Request, Response, Server, Status};
+use rust_grpc_testdata::python_peer;
+use rust_grpc_testdata::python_peer::Peer;
 use rust_grpc_testdata::stubs::FILE_DESCRIPTOR_SETS;
 use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
 use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};

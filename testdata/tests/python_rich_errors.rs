@@ -3,12 +3,11 @@
 //! server sends, and our client reads what a grpcio server sends with
 //! `rpc_status.to_status` (`interop/peers/python/checks/rich_errors.py`).
 
-mod python_peer;
-
 use rust_grpc::errors::{
     BadRequest, ErrorDetail, ErrorInfo, RetryInfo, StatusExt as _, bad_request,
 };
 use rust_grpc::{Code, Request, Response, Server, Status};
+use rust_grpc_testdata::python_peer;
 use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
 use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
 use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, FailRequest};

@@ -2,12 +2,11 @@
 //! peer: a grpcio client (`interop/peers/python/checks/runtime_limits.py`)
 //! calling our server.
 
-mod python_peer;
-
 use std::time::Duration;
 
 use rust_grpc::cancel::{Cancellation, Reason};
 use rust_grpc::{Code, Request, Response, Server, Status};
+use rust_grpc_testdata::python_peer;
 use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
 use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest, FailRequest, SleepRequest};
 use tokio::net::TcpListener;

@@ -4,8 +4,6 @@
 //! a server certificate for `localhost` and `127.0.0.1` and client certificates,
 //! plus a second, untrusted CA.
 
-mod python_peer;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +16,7 @@ use rust_grpc::{
     Certificate, ClientTlsConfig, Endpoint, Identity, Request, Response, Server, ServerTlsConfig,
     Status,
 };
+use rust_grpc_testdata::python_peer;
 use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
 use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
 use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};

@@ -3,13 +3,11 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use rust_grpc::{Code, Request, Response, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest, FailRequest};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use rust_grpc::{Code, Status};
+use rust_grpc_testdata::default::corpus::echo::{EchoRequest, FailRequest};
+use rust_grpc_testdata::stub::{self, StubServer};
 use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -24,38 +22,24 @@ impl Write for Captured {
     }
 }
 
-struct Service;
-
-impl Echo for Service {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        Ok(Response::new(EchoReply {
-            message: request.into_inner().message,
-            metadata: Vec::new(),
-        }))
-    }
-    async fn fail(&self, _request: Request<FailRequest>) -> Result<Response<EchoReply>, Status> {
-        Err(Status::permission_denied("no"))
-    }
-}
-
 #[tokio::test]
 async fn each_call_has_a_span_with_method_peer_code_and_duration() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt()
+    // This thread's subscriber, not the process's: the other tests of this
+    // binary run on threads of their own. The server runs on this thread too
+    // (a current-thread runtime), over TCP for the peer address.
+    let _subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_span_events(FmtSpan::CLOSE)
         .with_ansi(false)
-        .init();
-
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(Service))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
-    let client = EchoClient::connect(format!("http://{addr}")).await.unwrap();
+        .finish()
+        .set_default();
+    let client = StubServer::new()
+        .unary(stub::echo)
+        .fail(|_| async { Err(Status::permission_denied("no")) })
+        .start_tcp()
+        .await;
     client.unary(EchoRequest::default()).await.unwrap();
     assert_eq!(
         client

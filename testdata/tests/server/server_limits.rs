@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use rust_grpc::metadata::MetadataValue;
 use rust_grpc::server::DEFAULT_MAX_CONCURRENT_STREAMS;
-use rust_grpc::{Request, Response, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
-use tokio::net::TcpListener;
+use rust_grpc::{Request, Response, Status};
+use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
+use rust_grpc_testdata::stub::{self, StubServer};
 use tokio::sync::Semaphore;
-use tokio_stream::wrappers::TcpListenerStream;
 
 #[derive(Clone)]
 struct Gate {
@@ -29,15 +27,8 @@ impl Default for Gate {
     }
 }
 
-impl Echo for Gate {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let message = request.into_inner().message;
-        Ok(Response::new(EchoReply {
-            message,
-            metadata: Vec::new(),
-        }))
-    }
-
+impl Gate {
+    /// Counts each `Sleep` call as it starts and holds it until released.
     async fn sleep(&self, _request: Request<SleepRequest>) -> Result<Response<EchoReply>, Status> {
         self.running.fetch_add(1, Ordering::SeqCst);
         let _permit = self
@@ -47,23 +38,24 @@ impl Echo for Gate {
             .map_err(|_| Status::aborted("closed"))?;
         Ok(Response::new(EchoReply::default()))
     }
-}
 
-async fn serve(gate: Gate) -> EchoClient {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(gate))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
-    EchoClient::connect(format!("http://{addr}")).await.unwrap()
+    /// A client of a server whose `Unary` echoes and whose `Sleep` is this gate's.
+    fn serve(&self) -> EchoClient {
+        let gate = self.clone();
+        StubServer::new()
+            .unary(stub::echo)
+            .sleep(move |request| {
+                let gate = gate.clone();
+                async move { gate.sleep(request).await }
+            })
+            .start()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_connection_runs_at_most_the_default_number_of_streams() {
     let gate = Gate::default();
-    let client = serve(gate.clone()).await;
+    let client = gate.serve();
     let cap = DEFAULT_MAX_CONCURRENT_STREAMS as usize;
     let extra = 16;
 
@@ -94,7 +86,7 @@ async fn one_connection_runs_at_most_the_default_number_of_streams() {
 
 #[tokio::test]
 async fn oversized_metadata_is_refused_and_the_server_goes_on() {
-    let client = serve(Gate::default()).await;
+    let client = Gate::default().serve();
     let mut request = Request::new(EchoRequest {
         message: "big".to_owned(),
         count: 0,

@@ -1,66 +1,49 @@
 //! Graceful shutdown: running calls finish within the grace period, the rest end
 //! with UNAVAILABLE, and the server stops.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use rust_grpc::{BoxStream, Code, Request, Response, Server, Shutdown, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
-use tokio::net::TcpListener;
+use rust_grpc::{BoxStream, Code, Response, Shutdown};
+use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
+use rust_grpc_testdata::stub::{self, StubServer, reply};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
-
-/// Tells the test when a call has reached its handler.
-struct Sleeper {
-    started: mpsc::UnboundedSender<()>,
-}
-
-impl Echo for Sleeper {
-    async fn sleep(&self, request: Request<SleepRequest>) -> Result<Response<EchoReply>, Status> {
-        let _ = self.started.send(());
-        let millis = u64::try_from(request.get_ref().millis).unwrap_or(0);
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        Ok(Response::new(EchoReply {
-            message: "slept".to_owned(),
-            metadata: Vec::new(),
-        }))
-    }
-
-    async fn server_stream(
-        &self,
-        _request: Request<EchoRequest>,
-    ) -> Result<Response<BoxStream<EchoReply>>, Status> {
-        let _ = self.started.send(());
-        let first = tokio_stream::iter([Ok(EchoReply {
-            message: "first".to_owned(),
-            metadata: Vec::new(),
-        })]);
-        let endless = tokio_stream::StreamExt::chain(first, tokio_stream::pending());
-        Ok(Response::new(Box::pin(endless)))
-    }
-}
 
 struct Running {
     client: EchoClient,
     shutdown: Shutdown,
     started: mpsc::UnboundedReceiver<()>,
     server: JoinHandle<Result<(), rust_grpc::ServeError>>,
-    addr: String,
+    addr: SocketAddr,
 }
 
+/// Serves over TCP until `shutdown` is triggered: `Sleep` sleeps and
+/// `ServerStream` sends one message and never ends, each telling `started`
+/// when it is called.
 async fn serve(grace: Duration) -> Running {
     let (started, started_rx) = mpsc::unbounded_channel();
+    let stream_started = started.clone();
+    let router = StubServer::new()
+        .sleep(move |request| {
+            let _ = started.send(());
+            stub::sleep(request)
+        })
+        .server_stream(move |_| {
+            let _ = stream_started.send(());
+            let first = tokio_stream::iter([Ok(reply("first"))]);
+            let endless: BoxStream<EchoReply> = Box::pin(tokio_stream::StreamExt::chain(
+                first,
+                tokio_stream::pending(),
+            ));
+            std::future::ready(Ok(Response::new(endless)))
+        })
+        .into_router();
     let shutdown = Shutdown::new(grace);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(Sleeper { started }))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.signal()),
-    );
-    let client = EchoClient::connect(addr.clone()).await.unwrap();
+    let (incoming, addr) = stub::listen().await;
+    let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown.signal()));
+    let client = stub::connect(addr).await;
     Running {
         client,
         shutdown,
@@ -91,7 +74,7 @@ async fn a_call_that_ends_within_the_grace_period_succeeds() {
     );
     within(5, running.server).await.unwrap().unwrap();
     assert!(
-        EchoClient::connect(running.addr).await.is_err(),
+        EchoClient::connect(stub::url(running.addr)).await.is_err(),
         "still accepting after shutdown"
     );
 }

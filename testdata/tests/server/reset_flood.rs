@@ -2,15 +2,9 @@
 //! our server builder keeps on: a client that makes the server reset stream
 //! after stream with protocol errors is cut off with GOAWAY ENHANCE_YOUR_CALM.
 
-use rust_grpc::Server;
 use rust_grpc::server::DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_stream::wrappers::TcpListenerStream;
-
-struct Idle;
-
-impl Echo for Idle {}
+use rust_grpc_testdata::stub::StubServer;
+use tokio::net::TcpStream;
 
 /// Opens streams whose body is longer than their `content-length`, which the
 /// server must reset; returns how the connection ended, or `None` when it was
@@ -47,16 +41,9 @@ async fn flood(addr: std::net::SocketAddr, streams: usize) -> Option<Result<(), 
     ended.ok().map(Result::unwrap)
 }
 
-async fn serve(builder: rust_grpc::Router) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(builder.serve_with_incoming(TcpListenerStream::new(listener)));
-    addr
-}
-
 #[tokio::test]
 async fn a_client_causing_too_many_resets_is_cut_off() {
-    let addr = serve(Server::builder().add_service(EchoServer::new(Idle))).await;
+    let addr = StubServer::new().serve_tcp().await;
 
     let ended = flood(addr, DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS + 64).await;
 
@@ -74,8 +61,10 @@ async fn a_client_causing_too_many_resets_is_cut_off() {
 #[tokio::test]
 async fn without_the_guard_the_same_flood_is_tolerated() {
     // What tonic's own default does: the limit switched off.
-    let builder = Server::builder().http2_max_local_error_reset_streams(None);
-    let addr = serve(builder.add_service(EchoServer::new(Idle))).await;
+    let addr = StubServer::new()
+        .server(|server| server.http2_max_local_error_reset_streams(None))
+        .serve_tcp()
+        .await;
 
     let ended = flood(addr, DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS + 64).await;
 

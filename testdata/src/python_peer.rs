@@ -1,13 +1,11 @@
 //! Runs the Python grpcio peer checks (`interop/peers/python/checks/*.py`, and
-//! the few next to this module that one test file alone uses) from a test,
+//! the few in `tests/` that one test alone uses) from a test,
 //! with the venv that `interop/peers/python/install.sh` makes
 //! (`.cache/venv`: grpcio, grpcio-tools, grpcio-health-checking,
 //! grpcio-reflection, grpcio-status).
 //!
 //! A test asks [`peer`] first: without the venv it prints a note and gets
 //! `None`, except under CI, where a missing venv fails the test.
-
-#![allow(dead_code)] // each test file uses its own part of this module
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -17,10 +15,10 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 /// How long any one step with the Python peer may take before the test fails.
-pub(crate) const STEP: Duration = Duration::from_secs(60);
+pub const STEP: Duration = Duration::from_secs(60);
 
 /// The venv's Python and the folder of the check scripts.
-pub(crate) struct Peer {
+pub struct Peer {
     python: PathBuf,
     checks: PathBuf,
 }
@@ -31,7 +29,7 @@ fn repo() -> PathBuf {
 
 /// The Python peer, or `None` (and a note) when its venv is not installed, which
 /// CI does not accept. `RUST_GRPC_PYTHON` names another interpreter.
-pub(crate) fn peer() -> Option<Peer> {
+pub fn peer() -> Option<Peer> {
     let python = std::env::var_os("RUST_GRPC_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join(".cache/venv/bin/python"));
@@ -54,15 +52,15 @@ pub(crate) fn peer() -> Option<Peer> {
 impl Peer {
     /// `python checks/<script> <args>`, stdout piped, stderr kept for failures,
     /// killed when dropped.
-    pub(crate) fn command(&self, script: &str, args: &[&str]) -> Command {
+    pub fn command(&self, script: &str, args: &[&str]) -> Command {
         self.command_at(&self.checks.join(script), args)
     }
 
-    /// Like [`Self::command`], for a script kept next to this module
-    /// (`testdata/tests/python_peer/<script>`): checks only one test file uses.
-    pub(crate) fn local_command(&self, script: &str, args: &[&str]) -> Command {
-        let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python_peer");
-        self.command_at(&here.join(script), args)
+    /// Like [`Self::command`], for a script kept beside the one test that
+    /// uses it: `script` is a path under `testdata/tests/`.
+    pub fn local_command(&self, script: &str, args: &[&str]) -> Command {
+        let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests");
+        self.command_at(&tests.join(script), args)
     }
 
     fn command_at(&self, script: &std::path::Path, args: &[&str]) -> Command {
@@ -79,7 +77,7 @@ impl Peer {
 
     /// Runs a check to its end and returns its stdout lines; fails the test
     /// when it exits non-zero or takes longer than [`STEP`].
-    pub(crate) async fn run(&self, mut command: Command) -> Vec<String> {
+    pub async fn run(&self, mut command: Command) -> Vec<String> {
         command.stdin(Stdio::null());
         let output = tokio::time::timeout(STEP, command.output())
             .await
@@ -100,7 +98,7 @@ impl Peer {
     }
 
     /// Starts a check that the test talks to line by line.
-    pub(crate) fn spawn(&self, mut command: Command) -> Running {
+    pub fn spawn(&self, mut command: Command) -> Running {
         let mut child = command.spawn().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         Running { child, stdout }
@@ -108,7 +106,7 @@ impl Peer {
 }
 
 /// A check still running: its stdout, read a line at a time.
-pub(crate) struct Running {
+pub struct Running {
     child: Child,
     stdout: Lines<BufReader<ChildStdout>>,
 }
@@ -116,7 +114,7 @@ pub(crate) struct Running {
 impl Running {
     /// The next line it prints; fails the test (with its stderr) when it ends
     /// first or says nothing for [`STEP`].
-    pub(crate) async fn line(&mut self) -> String {
+    pub async fn line(&mut self) -> String {
         match tokio::time::timeout(STEP, self.stdout.next_line()).await {
             Ok(Ok(Some(line))) => line,
             Ok(Ok(None)) => panic!("the Python check ended early: {}", self.stderr().await),
@@ -126,7 +124,7 @@ impl Running {
     }
 
     /// Waits for it to end and fails the test unless it exits 0.
-    pub(crate) async fn success(mut self) {
+    pub async fn success(mut self) {
         let status = tokio::time::timeout(STEP, self.child.wait())
             .await
             .expect("the Python check did not end")

@@ -3,26 +3,21 @@
 //! ("trailers-only"), as grpc-go and grpcio require.
 
 use rust_grpc::metadata::MetadataValue;
-use rust_grpc::{Request, Response, Server, Shutdown, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, FailRequest};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_stream::wrappers::TcpListenerStream;
+use rust_grpc::{Request, Response, Shutdown, Status};
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, FailRequest};
+use rust_grpc_testdata::stub::{self, StubServer};
+use tokio::net::TcpStream;
 
-struct Failing;
-
-impl Echo for Failing {
-    async fn fail(&self, _request: Request<FailRequest>) -> Result<Response<EchoReply>, Status> {
-        // Like a status passed on from another call: its own metadata holds that
-        // call's protocol headers next to ordinary ones.
-        let mut status = Status::failed_precondition("not now");
-        let metadata = status.metadata_mut();
-        metadata.insert("x-reason", MetadataValue::from_static("busy"));
-        metadata.insert("grpc-encoding", MetadataValue::from_static("gzip"));
-        metadata.insert("grpc-accept-encoding", MetadataValue::from_static("gzip"));
-        metadata.insert("connection", MetadataValue::from_static("close"));
-        Err(status)
-    }
+async fn fail(_request: Request<FailRequest>) -> Result<Response<EchoReply>, Status> {
+    // Like a status passed on from another call: its own metadata holds that
+    // call's protocol headers next to ordinary ones.
+    let mut status = Status::failed_precondition("not now");
+    let metadata = status.metadata_mut();
+    metadata.insert("x-reason", MetadataValue::from_static("busy"));
+    metadata.insert("grpc-encoding", MetadataValue::from_static("gzip"));
+    metadata.insert("grpc-accept-encoding", MetadataValue::from_static("gzip"));
+    metadata.insert("connection", MetadataValue::from_static("close"));
+    Err(status)
 }
 
 /// Sends one empty gRPC message to `path` and returns the response head and
@@ -46,15 +41,11 @@ async fn call(addr: std::net::SocketAddr, path: &str) -> (http::response::Parts,
 }
 
 async fn serve() -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let router = StubServer::new().fail(fail).into_router();
+    let (incoming, addr) = stub::listen().await;
     // Served with a grace period, so the layer that enforces it is in the path.
     let shutdown = Shutdown::new(std::time::Duration::from_secs(1));
-    tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(Failing))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.signal()),
-    );
+    tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown.signal()));
     addr
 }
 

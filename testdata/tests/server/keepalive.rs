@@ -5,65 +5,48 @@
 //! sniffing proxy reports the GOAWAY frames the server sends; a bare client
 //! writes and reads HTTP/2 frames itself where the exact frames matter.
 
-mod python_peer;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rust_grpc::{BoxStream, Code, Endpoint, Request, Response, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
+use rust_grpc::{BoxStream, Code, Endpoint, Request, Response, Status};
+use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, EchoRequest, SleepRequest};
+use rust_grpc_testdata::python_peer;
+use rust_grpc_testdata::stub::{self, StubServer, reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 
 /// How long any single step may take before a test gives up instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(5);
 
-struct Sleeper;
-
-impl Echo for Sleeper {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        Ok(Response::new(EchoReply {
-            message: request.into_inner().message,
-            metadata: Vec::new(),
-        }))
-    }
-
-    async fn sleep(&self, request: Request<SleepRequest>) -> Result<Response<EchoReply>, Status> {
-        let millis = u64::try_from(request.get_ref().millis).unwrap_or(0);
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        Ok(Response::new(EchoReply::default()))
-    }
-
-    /// `count` replies, 300 ms apart: a call in flight that is mostly silent.
-    async fn server_stream(
-        &self,
-        request: Request<EchoRequest>,
-    ) -> Result<Response<BoxStream<EchoReply>>, Status> {
-        let EchoRequest { message, count } = request.into_inner();
-        let (tx, rx) = mpsc::channel(1);
-        tokio::spawn(async move {
-            for i in 0..count {
-                if i > 0 {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                let reply = EchoReply {
-                    message: format!("{message} {i}"),
-                    metadata: Vec::new(),
-                };
-                if tx.send(Ok(reply)).await.is_err() {
-                    return;
-                }
+/// `count` replies, 300 ms apart: a call in flight that is mostly silent.
+async fn spaced(request: Request<EchoRequest>) -> Result<Response<BoxStream<EchoReply>>, Status> {
+    let EchoRequest { message, count } = request.into_inner();
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        for i in 0..count {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
             }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
-    }
+            if tx.send(Ok(reply(format!("{message} {i}")))).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+}
+
+/// `Unary` echoes, `Sleep` sleeps, `ServerStream` is [`spaced`].
+fn sleeper() -> StubServer {
+    StubServer::new()
+        .unary(stub::echo)
+        .sleep(stub::sleep)
+        .server_stream(spaced)
 }
 
 /// Forwards one client connection to `upstream`; while `frozen`, bytes in both
@@ -113,22 +96,16 @@ async fn proxy(
     (format!("http://{addr}"), closed_rx)
 }
 
-async fn serve(server: rust_grpc::Router) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(server.serve_with_incoming(TcpListenerStream::new(listener)));
-    addr
-}
-
 #[tokio::test]
 async fn server_closes_a_connection_whose_pings_go_unanswered() {
-    let addr = serve(
-        Server::builder()
-            .http2_keepalive_interval(Some(Duration::from_millis(100)))
-            .http2_keepalive_timeout(Duration::from_millis(200))
-            .add_service(EchoServer::new(Sleeper)),
-    )
-    .await;
+    let addr = sleeper()
+        .server(|server| {
+            server
+                .http2_keepalive_interval(Some(Duration::from_millis(100)))
+                .http2_keepalive_timeout(Duration::from_millis(200))
+        })
+        .serve_tcp()
+        .await;
     let frozen = Arc::new(AtomicBool::new(false));
     let (url, closed) = proxy(addr, Arc::clone(&frozen)).await;
     let client = EchoClient::connect(url).await.unwrap();
@@ -144,7 +121,7 @@ async fn server_closes_a_connection_whose_pings_go_unanswered() {
 
 #[tokio::test]
 async fn client_pings_notice_a_silent_server() {
-    let addr = serve(Server::builder().add_service(EchoServer::new(Sleeper))).await;
+    let addr = sleeper().serve_tcp().await;
     let frozen = Arc::new(AtomicBool::new(false));
     let (url, _closed) = proxy(addr, Arc::clone(&frozen)).await;
     let channel = Endpoint::new(url)
@@ -169,14 +146,15 @@ async fn client_pings_notice_a_silent_server() {
 
 #[tokio::test]
 async fn max_connection_age_and_grace_end_a_long_call_and_new_calls_reconnect() {
-    let addr = serve(
-        Server::builder()
-            .max_connection_age(Duration::from_millis(300))
-            .max_connection_age_grace(Duration::from_millis(300))
-            .add_service(EchoServer::new(Sleeper)),
-    )
-    .await;
-    let client = EchoClient::connect(format!("http://{addr}")).await.unwrap();
+    let addr = sleeper()
+        .server(|server| {
+            server
+                .max_connection_age(Duration::from_millis(300))
+                .max_connection_age_grace(Duration::from_millis(300))
+        })
+        .serve_tcp()
+        .await;
+    let client = stub::connect(addr).await;
 
     let long = tokio::time::timeout(
         Duration::from_secs(5),
@@ -361,13 +339,14 @@ fn assert_too_many_pings(frame: &Frame) {
 
 #[tokio::test]
 async fn a_client_pinging_too_often_gets_goaway_too_many_pings() {
-    let addr = serve(
-        Server::builder()
-            .keepalive_min_ping_interval(Some(Duration::from_secs(1)))
-            .keepalive_permit_without_calls(true)
-            .add_service(EchoServer::new(Sleeper)),
-    )
-    .await;
+    let addr = sleeper()
+        .server(|server| {
+            server
+                .keepalive_min_ping_interval(Some(Duration::from_secs(1)))
+                .keepalive_permit_without_calls(true)
+        })
+        .serve_tcp()
+        .await;
     let mut client = RawClient::connect(addr).await;
 
     // grpc-go's rule: the first ping is free and two strikes are forgiven.
@@ -380,12 +359,10 @@ async fn a_client_pinging_too_often_gets_goaway_too_many_pings() {
 
 #[tokio::test]
 async fn pings_without_calls_are_refused_by_default() {
-    let addr = serve(
-        Server::builder()
-            .keepalive_min_ping_interval(Some(Duration::from_millis(100)))
-            .add_service(EchoServer::new(Sleeper)),
-    )
-    .await;
+    let addr = sleeper()
+        .server(|server| server.keepalive_min_ping_interval(Some(Duration::from_millis(100))))
+        .serve_tcp()
+        .await;
     let mut client = RawClient::connect(addr).await;
 
     // Twice the minimum interval apart, but with no call in flight.
@@ -399,13 +376,14 @@ async fn pings_without_calls_are_refused_by_default() {
 
 #[tokio::test]
 async fn pings_without_calls_are_allowed_when_permitted() {
-    let addr = serve(
-        Server::builder()
-            .keepalive_min_ping_interval(Some(Duration::from_millis(100)))
-            .keepalive_permit_without_calls(true)
-            .add_service(EchoServer::new(Sleeper)),
-    )
-    .await;
+    let addr = sleeper()
+        .server(|server| {
+            server
+                .keepalive_min_ping_interval(Some(Duration::from_millis(100)))
+                .keepalive_permit_without_calls(true)
+        })
+        .serve_tcp()
+        .await;
     let mut client = RawClient::connect(addr).await;
 
     // The same pings that are refused without the permission.
@@ -455,12 +433,10 @@ async fn h2_call(
 
 #[tokio::test]
 async fn pings_within_the_policy_keep_the_connection() {
-    let addr = serve(
-        Server::builder()
-            .keepalive_min_ping_interval(Some(Duration::from_millis(100)))
-            .add_service(EchoServer::new(Sleeper)),
-    )
-    .await;
+    let addr = sleeper()
+        .server(|server| server.keepalive_min_ping_interval(Some(Duration::from_millis(100))))
+        .serve_tcp()
+        .await;
     let tcp = TcpStream::connect(addr).await.unwrap();
     let (client, mut connection) = h2::client::handshake(tcp).await.unwrap();
     let mut pings = connection.ping_pong().unwrap();
@@ -548,12 +524,10 @@ async fn next_seen(seen: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
 #[tokio::test]
 async fn an_idle_connection_gets_goaway_after_max_connection_idle() {
     let idle = Duration::from_millis(300);
-    let addr = serve(
-        Server::builder()
-            .max_connection_idle(idle)
-            .add_service(EchoServer::new(Sleeper)),
-    )
-    .await;
+    let addr = sleeper()
+        .server(move |server| server.max_connection_idle(idle))
+        .serve_tcp()
+        .await;
     let (url, mut seen) = sniff(addr).await;
     let client = EchoClient::connect(url).await.unwrap();
     client.unary(EchoRequest::default()).await.unwrap();
@@ -598,12 +572,10 @@ async fn an_idle_connection_gets_goaway_after_max_connection_idle() {
 
 #[tokio::test]
 async fn a_call_in_flight_keeps_a_connection_past_max_connection_idle() {
-    let addr = serve(
-        Server::builder()
-            .max_connection_idle(Duration::from_millis(200))
-            .add_service(EchoServer::new(Sleeper)),
-    )
-    .await;
+    let addr = sleeper()
+        .server(|server| server.max_connection_idle(Duration::from_millis(200)))
+        .serve_tcp()
+        .await;
     let (url, mut seen) = sniff(addr).await;
     let client = EchoClient::connect(url).await.unwrap();
 
@@ -655,13 +627,11 @@ async fn a_grpcio_client_pinging_too_often_gets_goaway_too_many_pings() {
     };
     // The default policy (no pings without calls), with a short interval so the
     // refusal cannot come from the interval being long.
-    let addr = serve(
-        Server::builder()
-            .keepalive_min_ping_interval(Some(Duration::from_secs(1)))
-            .add_service(EchoServer::new(Sleeper)),
-    )
-    .await;
-    let mut command = peer.local_command("keepalive_pings.py", &[&addr.to_string()]);
+    let addr = sleeper()
+        .server(|server| server.keepalive_min_ping_interval(Some(Duration::from_secs(1))))
+        .serve_tcp()
+        .await;
+    let mut command = peer.local_command("server/keepalive_pings.py", &[&addr.to_string()]);
     // grpc-core's ERROR lines, whatever the environment asks for.
     command
         .env("GRPC_VERBOSITY", "ERROR")
