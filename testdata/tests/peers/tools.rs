@@ -5,26 +5,11 @@
 use std::path::PathBuf;
 use std::process::Output;
 
+use rust_grpc::Response;
 use rust_grpc::health::{HealthReporter, health_service};
 use rust_grpc::reflection::Reflection;
-use rust_grpc::{Request, Response, Server, Status};
+use rust_grpc_testdata::stub::{StubServer, reply};
 use rust_grpc_testdata::stubs::FILE_DESCRIPTOR_SETS;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-
-struct Unary;
-
-impl Echo for Unary {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let message = format!("echo: {}", request.into_inner().message);
-        Ok(Response::new(EchoReply {
-            message,
-            metadata: Vec::new(),
-        }))
-    }
-}
 
 /// A tool from `.cache/go-bin`; `None` (and a note) when it is not installed,
 /// which CI does not accept.
@@ -51,16 +36,19 @@ async fn serve() -> (String, HealthReporter) {
     let mut sets = FILE_DESCRIPTOR_SETS.to_vec();
     sets.push(rust_grpc::health::FILE_DESCRIPTOR_SET);
     let reflection = Reflection::new(&sets).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(Unary))
-            .add_service(health)
-            .add_service(reflection.v1())
-            .add_service(reflection.v1alpha())
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
+    let addr = StubServer::new()
+        .unary(|request| async move {
+            let message = format!("echo: {}", request.into_inner().message);
+            Ok(Response::new(reply(message)))
+        })
+        .router(move |router| {
+            router
+                .add_service(health)
+                .add_service(reflection.v1())
+                .add_service(reflection.v1alpha())
+        })
+        .serve_tcp()
+        .await;
     (addr.to_string(), reporter)
 }
 

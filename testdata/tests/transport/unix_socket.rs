@@ -1,21 +1,9 @@
 //! A generated client and server over a Unix domain socket.
 
-use rust_grpc::{Request, Response, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};
-
-struct Reverse;
-
-impl Echo for Reverse {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let message = request.into_inner().message.chars().rev().collect();
-        Ok(Response::new(EchoReply {
-            message,
-            metadata: Vec::new(),
-        }))
-    }
-}
+use rust_grpc::Response;
+use rust_grpc_testdata::default::corpus::echo::EchoRequest;
+use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::stub::{StubServer, reply};
 
 #[tokio::test]
 async fn call_over_a_unix_socket() {
@@ -26,11 +14,11 @@ async fn call_over_a_unix_socket() {
     std::fs::write(&path, b"stale").unwrap();
 
     let incoming = rust_grpc::unix::incoming(&path).unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(Reverse))
-            .serve_with_incoming(incoming),
-    );
+    let reverse = StubServer::new().unary(|request| async move {
+        let message: String = request.into_inner().message.chars().rev().collect();
+        Ok(Response::new(reply(message)))
+    });
+    tokio::spawn(reverse.into_router().serve_with_incoming(incoming));
     let client = EchoClient::new(rust_grpc::unix::channel(&path));
 
     let reply = client

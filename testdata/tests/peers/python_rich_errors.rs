@@ -6,58 +6,53 @@
 use rust_grpc::errors::{
     BadRequest, ErrorDetail, ErrorInfo, RetryInfo, StatusExt as _, bad_request,
 };
-use rust_grpc::{Code, Request, Response, Server, Status};
+use rust_grpc::{Code, Request, Response, Status};
+use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, FailRequest};
 use rust_grpc_testdata::python_peer;
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, FailRequest};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use rust_grpc_testdata::stub::StubServer;
 
-struct Rejecting;
-
-impl Echo for Rejecting {
-    async fn fail(&self, request: Request<FailRequest>) -> Result<Response<EchoReply>, Status> {
-        let FailRequest { code, message } = request.into_inner();
-        Err(Status::with_error_details(
-            Code::from_i32(code),
-            message,
-            vec![
-                ErrorInfo {
-                    reason: "QUOTA_SPENT".to_owned(),
-                    domain: "echo.example".to_owned(),
-                    metadata: [
-                        ("plan".to_owned(), "free".to_owned()),
-                        ("zone".to_owned(), "a".to_owned()),
-                    ]
-                    .into(),
-                }
+/// Fails with the requested code and message, and three details.
+async fn fail(request: Request<FailRequest>) -> Result<Response<EchoReply>, Status> {
+    let FailRequest { code, message } = request.into_inner();
+    Err(Status::with_error_details(
+        Code::from_i32(code),
+        message,
+        vec![
+            ErrorInfo {
+                reason: "QUOTA_SPENT".to_owned(),
+                domain: "echo.example".to_owned(),
+                metadata: [
+                    ("plan".to_owned(), "free".to_owned()),
+                    ("zone".to_owned(), "a".to_owned()),
+                ]
                 .into(),
-                RetryInfo {
-                    retry_delay: Some(rust_grpc::prost_types::Duration {
-                        seconds: 30,
-                        nanos: 250,
-                    }),
-                }
-                .into(),
-                BadRequest {
-                    field_violations: vec![
-                        bad_request::FieldViolation {
-                            field: "message".to_owned(),
-                            description: "too long".to_owned(),
-                            ..Default::default()
-                        },
-                        bad_request::FieldViolation {
-                            field: "count".to_owned(),
-                            description: "negative".to_owned(),
-                            ..Default::default()
-                        },
-                    ],
-                }
-                .into(),
-            ],
-        ))
-    }
+            }
+            .into(),
+            RetryInfo {
+                retry_delay: Some(rust_grpc::prost_types::Duration {
+                    seconds: 30,
+                    nanos: 250,
+                }),
+            }
+            .into(),
+            BadRequest {
+                field_violations: vec![
+                    bad_request::FieldViolation {
+                        field: "message".to_owned(),
+                        description: "too long".to_owned(),
+                        ..Default::default()
+                    },
+                    bad_request::FieldViolation {
+                        field: "count".to_owned(),
+                        description: "negative".to_owned(),
+                        ..Default::default()
+                    },
+                ],
+            }
+            .into(),
+        ],
+    ))
 }
 
 #[tokio::test]
@@ -65,13 +60,7 @@ async fn python_grpcio_status_reads_the_details_our_server_sends() {
     let Some(peer) = python_peer::peer() else {
         return;
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(Rejecting))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
+    let addr = StubServer::new().fail(fail).serve_tcp().await.to_string();
     let code = (Code::ResourceExhausted as i32).to_string();
 
     let lines = peer

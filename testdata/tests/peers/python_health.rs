@@ -3,21 +3,19 @@
 
 use rust_grpc::Server;
 use rust_grpc::health::{HealthReporter, health_service};
-use rust_grpc_testdata::python_peer;
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use rust_grpc_testdata::{python_peer, stub};
 
 const ECHO: &str = "corpus.echo.Echo";
 
 async fn serve() -> (String, HealthReporter) {
     let (reporter, health) = health_service();
     reporter.set_serving(ECHO);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    // Health alone: no stub of corpus.echo.Echo is needed.
+    let (incoming, addr) = stub::listen().await;
     tokio::spawn(
         Server::builder()
             .add_service(health)
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+            .serve_with_incoming(incoming),
     );
     (addr.to_string(), reporter)
 }

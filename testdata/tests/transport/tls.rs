@@ -13,18 +13,16 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 use rust_grpc::{
-    Certificate, ClientTlsConfig, Endpoint, Identity, Request, Response, Server, ServerTlsConfig,
-    Status,
+    Certificate, ClientTlsConfig, Endpoint, Identity, Request, Response, ServerTlsConfig, Status,
 };
+use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::default::corpus::echo::{EchoReply, EchoRequest};
 use rust_grpc_testdata::python_peer;
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};
-use tokio::net::{TcpListener, TcpStream};
+use rust_grpc_testdata::stub::StubServer;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
-use tokio_stream::wrappers::TcpListenerStream;
 
 /// A certificate authority the tests make.
 struct Ca(CertifiedIssuer<'static, KeyPair>);
@@ -92,43 +90,35 @@ impl Ca {
     }
 }
 
-/// Answers Unary with the message, and in `metadata` one `peer-cert=<hex>`
-/// per certificate the client presented.
-struct Unary;
-
-impl Echo for Unary {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let metadata = request
-            .peer_certs()
-            .map(|certs| {
-                certs
-                    .iter()
-                    .map(|cert| format!("peer-cert={}", hex(cert.as_ref())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Response::new(EchoReply {
-            message: format!("echo: {}", request.into_inner().message),
-            metadata,
-        }))
-    }
+/// Answers with the message, and in `metadata` one `peer-cert=<hex>` per
+/// certificate the client presented.
+async fn unary(request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+    let metadata = request
+        .peer_certs()
+        .map(|certs| {
+            certs
+                .iter()
+                .map(|cert| format!("peer-cert={}", hex(cert.as_ref())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Response::new(EchoReply {
+        message: format!("echo: {}", request.into_inner().message),
+        metadata,
+    }))
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// Serves [`unary`] over TLS on a fresh port of 127.0.0.1.
 async fn serve(tls: ServerTlsConfig) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .tls_config(tls)
-            .unwrap()
-            .add_service(EchoServer::new(Unary))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
-    addr
+    StubServer::new()
+        .unary(unary)
+        .server(|server| server.tls_config(tls).unwrap())
+        .serve_tcp()
+        .await
 }
 
 fn server_tls(server: &Leaf) -> ServerTlsConfig {

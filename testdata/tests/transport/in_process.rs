@@ -1,26 +1,24 @@
 //! A generated client talking to a server object in the same process, no socket.
 
-use rust_grpc::{Code, Request, Response, Server, Status};
-use rust_grpc_testdata::stubs::corpus::echo::echo_client::EchoClient;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};
+use rust_grpc::{Code, Response, Router};
+use rust_grpc_testdata::default::corpus::echo::EchoRequest;
+use rust_grpc_testdata::default::corpus::echo::echo_client::EchoClient;
+use rust_grpc_testdata::stub::{StubServer, reply};
 
-struct Upper;
-
-impl Echo for Upper {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let message = request.into_inner().message.to_uppercase();
-        Ok(Response::new(EchoReply {
-            message,
-            metadata: Vec::new(),
-        }))
-    }
+/// A server whose `Unary` answers in upper case; it has no other handler.
+fn upper() -> Router {
+    StubServer::new()
+        .unary(|request| async move {
+            Ok(Response::new(reply(
+                request.into_inner().message.to_uppercase(),
+            )))
+        })
+        .into_router()
 }
 
 #[tokio::test]
 async fn generated_client_calls_an_in_process_server() {
-    let channel =
-        rust_grpc::in_process::channel(Server::builder().add_service(EchoServer::new(Upper)));
+    let channel = rust_grpc::in_process::channel(upper());
     let client = EchoClient::new(channel);
 
     let reply = client
@@ -32,7 +30,8 @@ async fn generated_client_calls_an_in_process_server() {
         .unwrap();
     assert_eq!(reply.into_inner().message, "QUIET");
 
-    // The rest of the path is real too: a default stub's status comes through.
+    // The rest of the path is real too: the status of a method without a
+    // handler comes through.
     let status = client
         .bidi(tokio_stream::iter(Vec::<EchoRequest>::new()))
         .await
@@ -42,8 +41,7 @@ async fn generated_client_calls_an_in_process_server() {
 
 #[tokio::test]
 async fn clones_share_the_in_process_server() {
-    let channel =
-        rust_grpc::in_process::channel(Server::builder().add_service(EchoServer::new(Upper)));
+    let channel = rust_grpc::in_process::channel(upper());
     let client = EchoClient::new(channel);
     let calls: Vec<_> = (0..8)
         .map(|i| {
