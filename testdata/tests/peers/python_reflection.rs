@@ -4,38 +4,23 @@
 //! the descriptor sets that generated code embeds.
 
 use rust_grpc::reflection::Reflection;
-use rust_grpc::{Request, Response, Server, Status};
-use rust_grpc_testdata::python_peer;
-use rust_grpc_testdata::python_peer::Peer;
+use rust_grpc_testdata::python_peer::{self, Peer};
+use rust_grpc_testdata::stub::{self, StubServer};
 use rust_grpc_testdata::stubs::FILE_DESCRIPTOR_SETS;
-use rust_grpc_testdata::stubs::corpus::echo::echo_server::{Echo, EchoServer};
-use rust_grpc_testdata::stubs::corpus::echo::{EchoReply, EchoRequest};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
-struct Unary;
-
-impl Echo for Unary {
-    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        Ok(Response::new(EchoReply {
-            message: request.into_inner().message,
-            metadata: Vec::new(),
-        }))
-    }
-}
-
+/// Serves `corpus.echo.Echo` and reflection, v1 and v1alpha.
 async fn serve() -> String {
     let reflection = Reflection::new(FILE_DESCRIPTOR_SETS).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(EchoServer::new(Unary))
-            .add_service(reflection.v1())
-            .add_service(reflection.v1alpha())
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
-    addr.to_string()
+    StubServer::new()
+        .unary(stub::echo)
+        .router(move |router| {
+            router
+                .add_service(reflection.v1())
+                .add_service(reflection.v1alpha())
+        })
+        .serve_tcp()
+        .await
+        .to_string()
 }
 
 async fn reflect(peer: &Peer, addr: &str, version: &str, args: &[&str]) -> Vec<String> {
