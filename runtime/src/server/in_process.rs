@@ -32,13 +32,13 @@ const BUFFER: usize = 1 << 20;
 pub fn channel<L, S, B>(router: Router<L>) -> Channel
 where
     L: tower::Layer<Routes, Service = S> + Send + 'static,
-    S: tower_service::Service<http::Request<BoxBody>, Response = http::Response<B>>
+    S: tower::Service<http::Request<BoxBody>, Response = http::Response<B>>
         + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
     S::Error: Into<StdError> + Send,
-    B: http_body::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<StdError>,
 {
     let (connections, incoming) = mpsc::channel::<DuplexStream>(1);

@@ -65,9 +65,9 @@ pub struct MethodLimitsService<S> {
     methods: Arc<HashMap<String, CallLimits>>,
 }
 
-impl<S, B> tower_service::Service<http::Request<B>> for MethodLimitsService<S>
+impl<S, B> tower::Service<http::Request<B>> for MethodLimitsService<S>
 where
-    S: tower_service::Service<http::Request<B>>,
+    S: tower::Service<http::Request<B>>,
 {
     type Response = S::Response;
     type Error = S::Error;

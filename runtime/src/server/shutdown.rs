@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::watch;
-use tonic::codegen::Bytes;
 
 use crate::base::body::{BoxBody, BoxFuture, StdError};
 use crate::base::status::Status;

@@ -43,9 +43,9 @@ pub struct Traced<S> {
     inner: S,
 }
 
-impl<S, B, R> tower_service::Service<http::Request<B>> for Traced<S>
+impl<S, B, R> tower::Service<http::Request<B>> for Traced<S>
 where
-    S: tower_service::Service<http::Request<B>, Response = http::Response<R>>,
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
 {
     type Response = http::Response<TracedBody<R>>;
     type Error = S::Error;
