@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p benches --example codegen_ours -- OUT_DIR INCLUDE FILE...
 //! ```
+#![forbid(unsafe_code)]
 
 use std::error::Error;
 use std::time::Instant;

@@ -20,6 +20,7 @@
 //! Every file read, imports included, is printed as `cargo:rerun-if-changed`, so
 //! cargo reruns the build script exactly when a .proto it depends on changes.
 //! [`Builder::use_protoc`] switches to a system protoc instead.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::path::{Path, PathBuf};

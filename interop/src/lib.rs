@@ -5,6 +5,7 @@
 //! The binaries `interop-server` and `interop-client` follow the official harness
 //! conventions (see [`args`]); the cases are in [`client`], the service in
 //! [`server`], the default TLS files in [`certs`].
+#![forbid(unsafe_code)]
 
 pub mod args;
 pub mod certs;

@@ -7,6 +7,7 @@
 //! pure-Rust parser ([`source`]) that the standalone binary and `rust-grpc-build`
 //! use, and a system protoc run as a subprocess ([`protoc`]). All give the same
 //! bytes for the same protos and options.
+#![forbid(unsafe_code)]
 
 pub mod cli;
 mod client;

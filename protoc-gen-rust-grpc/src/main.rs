@@ -1,5 +1,6 @@
 //! `protoc-gen-rust-grpc`: a protoc plugin when protoc runs it, a compiler of
 //! .proto files of its own when given arguments.
+#![forbid(unsafe_code)]
 
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;

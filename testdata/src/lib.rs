@@ -2,6 +2,7 @@
 //! warnings denied: if any generated file warns or fails to compile, this crate
 //! does not build. Beside it, what the behaviour tests in `tests/` share: the
 //! [`stub`] server and the [`python_peer`] runner.
+#![forbid(unsafe_code)]
 #![deny(warnings)]
 
 pub mod python_peer;

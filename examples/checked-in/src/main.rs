@@ -5,6 +5,7 @@
 //! makes a unary and a server-streaming call, prints the answers, and stops the
 //! server. See this folder's README for how to regenerate the code and check in
 //! CI that it is up to date.
+#![forbid(unsafe_code)]
 
 use std::error::Error;
 use std::process::ExitCode;

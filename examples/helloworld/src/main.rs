@@ -5,6 +5,7 @@
 //! cargo run -p helloworld -- server [ADDR]   # serve until Ctrl-C (default 127.0.0.1:50051)
 //! cargo run -p helloworld -- client [ADDR]   # call a running server
 //! ```
+#![forbid(unsafe_code)]
 
 use std::error::Error;
 use std::net::SocketAddr;

@@ -5,6 +5,7 @@
 //! unary call (`GetFeature`), a server-streaming call (`ListFeatures`), a
 //! client-streaming call (`RecordRoute`) and a bidirectional call (`RouteChat`),
 //! prints what comes back, and stops the server.
+#![forbid(unsafe_code)]
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -2,6 +2,7 @@
 //! [--use_tls=true --use_test_ca=true --ca_file=F --server_host_override=N]`:
 //! runs the cases against a grpc.testing server, printing `PASS <case>` or
 //! `FAIL <case>: <check that failed>` for each; exits 0 only when all passed.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

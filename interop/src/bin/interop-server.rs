@@ -2,6 +2,7 @@
 //! serves grpc.testing.TestService (plus health and reflection) on 127.0.0.1
 //! until SIGINT or SIGTERM, then gives running calls `GRACE` to finish. Prints
 //! `listening on 127.0.0.1:PORT` once it is.
+#![forbid(unsafe_code)]
 
 use std::io::Write as _;
 use std::process::ExitCode;
