@@ -572,6 +572,7 @@ fn start(command: Command, ready: Ready) -> Result<Running, String> {
         .stderr(Stdio::inherit());
     // The server dies with the harness, even if the harness is killed.
     // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    #[allow(unsafe_code)]
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut pinned, || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {

@@ -16,6 +16,10 @@
 //! `benches stream <bidi|server> ADDR PID [SECONDS]` drives one streaming cell at a
 //! server already running (for profiling it with perf) and prints what it measured.
 
+// One unsafe block, allowed where it is (harness.rs: the pinned servers die
+// with the harness); none anywhere else.
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 
 mod harness;
