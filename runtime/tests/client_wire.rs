@@ -226,3 +226,37 @@ async fn trailers_only_errors_carry_their_metadata() {
     assert_eq!(status.code(), Code::NotFound);
     assert_eq!(status.metadata().get("x-why").unwrap(), "deleted");
 }
+
+/// A server that takes the connection, then drops it once a call arrives.
+async fn serve_then_drop() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (io, _) = listener.accept().await.unwrap();
+        let (arrived, called) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let service = hyper::service::service_fn(move |_: http::Request<hyper::body::Incoming>| {
+            let _ = arrived.send(());
+            std::future::pending::<Result<http::Response<Frames>, Infallible>>()
+        });
+        let connection = tokio::spawn(
+            hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(io), service),
+        );
+        let mut called = called;
+        called.recv().await;
+        connection.abort();
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_connection_lost_mid_call_is_unavailable() {
+    let client = HealthClient::connect(serve_then_drop().await)
+        .await
+        .unwrap();
+    let status = client
+        .check(HealthCheckRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}

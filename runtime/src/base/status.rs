@@ -25,6 +25,37 @@ pub(crate) fn from_error(error: impl Into<Box<dyn std::error::Error + Send + Syn
     Status::from_error(error.into())
 }
 
+/// The status of an error a client's transport gave: the error's own if it
+/// carries one, else UNAVAILABLE, as gRPC says a failed connection is (so
+/// "retry on UNAVAILABLE" sees a lost connection).
+pub(crate) fn from_transport_error(
+    error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Status {
+    let error: Box<dyn std::error::Error + Send + Sync> = error.into();
+    let text = error.to_string();
+    let status = Status::from_error(error);
+    if status.code() != Code::Unknown {
+        return status;
+    }
+    let mut unavailable = Status::unavailable(format!("the connection failed: {text}"));
+    if let Some(source) = std::error::Error::source(&status) {
+        unavailable.set_source(std::sync::Arc::new(SourceText(source.to_string())));
+    }
+    unavailable
+}
+
+/// The text of an error kept as a status's source.
+#[derive(Debug)]
+struct SourceText(String);
+
+impl std::fmt::Display for SourceText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SourceText {}
+
 /// The status a response's headers or trailers carry, if they have
 /// `grpc-status`: its code, its percent-decoded `grpc-message`, its
 /// `grpc-status-details-bin` and the other entries as metadata. Malformed parts

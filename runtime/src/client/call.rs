@@ -222,7 +222,7 @@ impl<T: Transport> Client<T> {
         .await?;
         let response = tonic::client::GrpcService::call(&mut transport, prepared.request)
             .await
-            .map_err(status::from_error)?;
+            .map_err(status::from_transport_error)?;
         let (head, body) = response.into_parts();
         let body = status_body(DeadlineBody::new(body, deadline, prepared.cancel));
         if let Some(status) = status::from_headers(&head.headers) {

@@ -147,7 +147,7 @@ where
         let deadline = this.deadline.as_ref().map(|sleep| sleep.deadline());
         this.inner
             .poll_frame(cx)
-            .map_err(|err| fix(status::from_error(err), deadline))
+            .map_err(|err| fix(status::from_transport_error(err), deadline))
     }
 
     fn is_end_stream(&self) -> bool {
