@@ -1,6 +1,8 @@
 //! gRPC statuses: tonic's [`Status`] and [`Code`], and how a client reads a
 //! status off an HTTP response that carries none.
 
+use std::sync::Arc;
+
 pub use tonic::{Code, Status};
 
 /// The status of a response with HTTP status `status` and no `grpc-status`, as
@@ -31,30 +33,41 @@ pub(crate) fn from_error(error: impl Into<Box<dyn std::error::Error + Send + Syn
 pub(crate) fn from_transport_error(
     error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
 ) -> Status {
-    let error: Box<dyn std::error::Error + Send + Sync> = error.into();
-    let text = error.to_string();
-    let status = Status::from_error(error);
+    let error: Arc<dyn std::error::Error + Send + Sync> = Arc::from(error.into());
+    let status = Status::from_error(Box::new(Shared(error.clone())));
     if status.code() != Code::Unknown {
         return status;
     }
-    let mut unavailable = Status::unavailable(format!("the connection failed: {text}"));
-    if let Some(source) = std::error::Error::source(&status) {
-        unavailable.set_source(std::sync::Arc::new(SourceText(source.to_string())));
+    // The whole error stays the source, so its chain (a TLS alert, an I/O
+    // error) is still there for the caller to read.
+    let mut message = format!("the connection failed: {error}");
+    let mut cause = error.source();
+    while let Some(err) = cause {
+        message.push_str(": ");
+        message.push_str(&err.to_string());
+        cause = err.source();
     }
+    let mut unavailable = Status::unavailable(message);
+    unavailable.set_source(error);
     unavailable
 }
 
-/// The text of an error kept as a status's source.
+/// An error shared with the status that carries it: reads as the error itself,
+/// whose chain it hands on.
 #[derive(Debug)]
-struct SourceText(String);
+struct Shared(Arc<dyn std::error::Error + Send + Sync>);
 
-impl std::fmt::Display for SourceText {
+impl std::fmt::Display for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        self.0.fmt(f)
     }
 }
 
-impl std::error::Error for SourceText {}
+impl std::error::Error for Shared {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
 
 /// The status a response's headers or trailers carry, if they have
 /// `grpc-status`: its code, its percent-decoded `grpc-message`, its
