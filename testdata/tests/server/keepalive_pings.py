@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A grpcio client that pings far too often, for tests/keepalive.rs.
+"""A grpcio client that pings far too often, for tests/server/keepalive.rs.
 
   keepalive_pings.py TARGET
 
