@@ -53,6 +53,7 @@ pub use base::interceptor::Interceptor;
 pub use base::metadata as reserved;
 pub use base::status::{Code, Status};
 pub use base::{cancel, deadline, interceptor};
+pub use client::channel::{Channel, Endpoint};
 pub use client::error::Error;
 pub use codec::compression::CompressionEncoding;
 pub use codec::settings::{RequestExt, ResponseExt};
@@ -64,11 +65,42 @@ pub use server::{Router, ServeError, Server, Shutdown, in_process, trace};
 pub use services::{health, reflection};
 pub use tonic::metadata;
 #[cfg(feature = "tls")]
-pub use tonic::transport::{Certificate, ClientTlsConfig};
-pub use tonic::transport::{Channel, Endpoint};
-#[cfg(feature = "tls")]
-pub use transport::tls::{Identity, ServerTlsConfig};
-pub use transport::unix;
+pub use transport::tls::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+
+pub mod channel {
+    //! The client channel: targets, resolvers, connectivity states, and
+    //! load-balancing policies. [`Channel`] and [`Endpoint`] are also at the
+    //! crate root.
+
+    pub use crate::client::balancer::{
+        ChannelControl, LoadBalancer, LoadBalancerBuilder, Pick, PickInfo, Picker,
+    };
+    pub use crate::client::channel::{Body, Channel, Endpoint};
+    pub use crate::client::resolver::{Address, ResolveNow, Resolver, ResolverUpdate};
+    pub use crate::client::state::ConnectivityState;
+    pub use crate::client::subchannel::Subchannel;
+    pub use crate::client::target::{Target, TargetError};
+}
+
+pub mod unix {
+    //! Unix domain sockets, for servers and clients on one machine (sidecars,
+    //! local daemons): no TCP, and file permissions decide who may connect.
+    //!
+    //! ```no_run
+    //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    //! # let (_, health) = rust_grpc::health::health_service();
+    //! let incoming = rust_grpc::unix::incoming("/tmp/app.sock")?;
+    //! tokio::spawn(rust_grpc::Server::builder().add_service(health).serve_with_incoming(incoming));
+    //! let channel = rust_grpc::unix::channel("/tmp/app.sock");
+    //! let client = rust_grpc::health::HealthClient::new(channel);
+    //! # let _ = client;
+    //! # Ok(())
+    //! # }
+    //! ```
+
+    pub use crate::client::unix::channel;
+    pub use crate::transport::unix::incoming;
+}
 
 /// Brings the code generated for one protobuf package into scope.
 ///

@@ -119,7 +119,7 @@ impl Deadline {
 /// Far enough to be never, near enough not to overflow an `Instant`.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+pub(crate) const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
 
 /// The deadline of a call a server received, from its `grpc-timeout` header.
 ///
@@ -158,11 +158,56 @@ pub(crate) fn parse_grpc_timeout(value: &http::HeaderValue) -> Option<Duration> 
     })
 }
 
+/// The `grpc-timeout` value for `timeout`: the finest unit whose count fits
+/// in 8 digits (rounded up, so the server never ends a call early).
+pub(crate) fn encode_grpc_timeout(timeout: Duration) -> http::HeaderValue {
+    const MAX: u128 = 99_999_999;
+    let nanos = timeout.as_nanos().max(1);
+    let units: [(u128, &str); 6] = [
+        (1, "n"),
+        (1_000, "u"),
+        (1_000_000, "m"),
+        (1_000_000_000, "S"),
+        (60_000_000_000, "M"),
+        (3_600_000_000_000, "H"),
+    ];
+    for (size, unit) in units {
+        let count = nanos.div_ceil(size);
+        if count <= MAX {
+            return http::HeaderValue::try_from(format!("{count}{unit}"))
+                .unwrap_or_else(|_| http::HeaderValue::from_static("99999999H"));
+        }
+    }
+    http::HeaderValue::from_static("99999999H")
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use super::parse_grpc_timeout;
+    use super::{encode_grpc_timeout, parse_grpc_timeout};
+
+    #[test]
+    fn grpc_timeouts_encode_in_the_finest_unit_that_fits() {
+        let cases = [
+            (Duration::from_nanos(5), "5n"),
+            (Duration::from_millis(100), "100000u"),
+            (Duration::from_millis(1500), "1500000u"),
+            (Duration::from_secs(100), "100000m"),
+            (Duration::from_secs(1_000_000), "1000000S"),
+            (Duration::from_secs(200_000_000), "3333334M"),
+            (Duration::from_secs(u64::MAX), "99999999H"),
+            (Duration::ZERO, "1n"),
+        ];
+        for (timeout, want) in cases {
+            let value = encode_grpc_timeout(timeout);
+            assert_eq!(value, want, "{timeout:?}");
+            assert!(
+                parse_grpc_timeout(&value).unwrap()
+                    >= timeout.min(Duration::from_secs(99_999_999 * 3600))
+            );
+        }
+    }
 
     fn parse(value: &'static str) -> Option<Duration> {
         parse_grpc_timeout(&http::HeaderValue::from_static(value))

@@ -1,10 +1,22 @@
-//! The client side: the call engine generated clients use, over any transport.
+//! The client side: the call engine generated clients use, over any
+//! transport, and our channel: resolver -> subchannels (state, backoff) ->
+//! load-balancing policy -> picker.
 
+pub(crate) mod backoff;
+pub(crate) mod balancer;
 pub(crate) mod body;
 pub(crate) mod call;
+pub(crate) mod channel;
+pub(crate) mod connection;
 pub(crate) mod deadline;
 pub(crate) mod error;
+pub(crate) mod resolver;
+pub(crate) mod state;
+pub(crate) mod subchannel;
+pub(crate) mod target;
+pub(crate) mod unix;
 
+use crate::client::channel::{Channel, Endpoint};
 use crate::client::error::Error;
 
 /// Connects a channel to `dst`, for the generated clients' `connect`.
@@ -12,16 +24,12 @@ use crate::client::error::Error;
 /// # Errors
 ///
 /// Returns an error if `dst` is not a valid URI or the connection fails.
-pub async fn connect<D>(dst: D) -> Result<tonic::transport::Channel, Error>
+pub async fn connect<D>(dst: D) -> Result<Channel, Error>
 where
-    D: TryInto<tonic::transport::Endpoint>,
+    D: TryInto<Endpoint>,
     D::Error: Into<crate::base::body::StdError>,
 {
-    tonic::transport::Endpoint::new(dst)
-        .map_err(Error::invalid_target)?
-        .connect()
-        .await
-        .map_err(Error::connect)
+    Endpoint::new(dst)?.connect().await
 }
 
 #[cfg(test)]
@@ -30,7 +38,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_target_and_a_refused_connection_are_told_apart() {
-        let err = connect("not a uri").await.unwrap_err();
+        let err = connect("gopher://nowhere").await.unwrap_err();
         assert!(err.is_invalid_target(), "{err:?}");
         // Port 1 on loopback: nothing listens there.
         let err = connect("http://127.0.0.1:1").await.unwrap_err();

@@ -41,7 +41,17 @@ pub trait RequestExt {
     /// context cancel). tonic's `Request::cancellation_handle` is not honoured by
     /// rust-grpc's client; a call that carries one fails and says to use this.
     fn cancel_handle(&mut self) -> CancelHandle;
+
+    /// On a client: whether this call waits for the channel to be READY
+    /// (until its deadline) instead of failing fast with UNAVAILABLE while the
+    /// channel cannot connect (grpc-go's `WaitForReady`). Overrides the
+    /// service config's `waitForReady`.
+    fn set_wait_for_ready(&mut self, wait: bool);
 }
+
+/// A call's wait-for-ready choice, carried to the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WaitForReady(pub(crate) bool);
 
 impl<T> RequestExt for Request<T> {
     fn set_send_compression(&mut self, choice: SendCompression) {
@@ -68,6 +78,10 @@ impl<T> RequestExt for Request<T> {
         self.extensions_mut()
             .get_or_insert_default::<CancelHandle>()
             .clone()
+    }
+
+    fn set_wait_for_ready(&mut self, wait: bool) {
+        self.extensions_mut().insert(WaitForReady(wait));
     }
 }
 

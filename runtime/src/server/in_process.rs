@@ -10,13 +10,13 @@
 //! # }
 //! ```
 
-use hyper_util::rt::TokioIo;
 use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::base::body::{BoxBody, StdError};
-use tonic::transport::{Channel, Endpoint};
+use crate::client::channel::{Channel, Endpoint};
+use crate::client::connection::{Dialing, Io};
 
 use crate::server::router::Router;
 use crate::server::routes::Routes;
@@ -48,17 +48,20 @@ where
         // The only error is one from the pipe, which ends the server as the channel goes.
         let _ = router.serve_with_incoming(incoming).await;
     });
-    Endpoint::from_static("http://in-process.invalid").connect_with_connector_lazy(
-        tower::service_fn(move |_: http::Uri| {
-            let connections = connections.clone();
-            async move {
-                let (client, server) = tokio::io::duplex(BUFFER);
-                connections
-                    .send(server)
-                    .await
-                    .map_err(|_| std::io::Error::other("the in-process server has stopped"))?;
-                Ok::<_, std::io::Error>(TokioIo::new(client))
-            }
-        }),
-    )
+    let dialer = std::sync::Arc::new(move |_: &crate::client::resolver::Address| {
+        let connections = connections.clone();
+        let dial: Dialing = Box::pin(async move {
+            let (client, server) = tokio::io::duplex(BUFFER);
+            connections
+                .send(server)
+                .await
+                .map_err(|_| std::io::Error::other("the in-process server has stopped"))?;
+            Ok(Box::new(client) as Box<dyn Io>)
+        });
+        dial
+    });
+    Endpoint::from_static("passthrough:///in-process")
+        .dialer(dialer)
+        .connect_lazy()
+        .unwrap_or_else(|err| unreachable!("a plaintext channel always builds: {err}"))
 }

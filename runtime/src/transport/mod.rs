@@ -6,4 +6,4 @@ pub(crate) mod gather;
 pub(crate) mod keepalive;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
-pub mod unix;
+pub(crate) mod unix;

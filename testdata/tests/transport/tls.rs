@@ -231,7 +231,7 @@ async fn mutual_tls_server_accepts_a_client_certificate_its_ca_signed() {
         format!("https://{addr}"),
         trusting(&ca)
             .domain_name("localhost")
-            .identity(client.identity().into()),
+            .identity(client.identity()),
     )
     .await
     .unwrap();
@@ -269,7 +269,7 @@ async fn mutual_tls_server_refuses_a_client_certificate_from_another_ca() {
         format!("https://{addr}"),
         trusting(&ca)
             .domain_name("localhost")
-            .identity(stranger.identity().into()),
+            .identity(stranger.identity()),
     )
     .await
     .unwrap_err();

@@ -8,39 +8,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls;
 
 use crate::transport::error::{Kind, ServeError};
-
-/// A certificate chain and its private key, both PEM: who a server (or, passed
-/// to [`ClientTlsConfig::identity`](crate::ClientTlsConfig::identity) with
-/// `.into()`, a client) says it is.
-#[derive(Clone)]
-pub struct Identity {
-    cert: Vec<u8>,
-    key: Vec<u8>,
-}
-
-impl Identity {
-    /// An identity from a PEM certificate chain (leaf first) and a PEM private
-    /// key (PKCS#8, PKCS#1 or SEC1).
-    pub fn from_pem(cert: impl AsRef<[u8]>, key: impl AsRef<[u8]>) -> Self {
-        Self {
-            cert: cert.as_ref().to_vec(),
-            key: key.as_ref().to_vec(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Identity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the key.
-        f.debug_struct("Identity").finish_non_exhaustive()
-    }
-}
-
-impl From<Identity> for tonic::transport::Identity {
-    fn from(identity: Identity) -> Self {
-        Self::from_pem(identity.cert, identity.key)
-    }
-}
+use crate::transport::tls::{Certificate, Identity};
 
 /// How a server speaks TLS: [`Server::tls_config`](crate::Server::tls_config).
 ///
@@ -60,7 +28,7 @@ impl From<Identity> for tonic::transport::Identity {
 #[derive(Debug, Clone, Default)]
 pub struct ServerTlsConfig {
     identity: Option<Identity>,
-    client_ca_root: Option<tonic::transport::Certificate>,
+    client_ca_root: Option<Certificate>,
     client_auth_optional: bool,
 }
 
@@ -82,7 +50,7 @@ impl ServerTlsConfig {
     /// Asks every client for a certificate that chains to `ca` and refuses
     /// clients without one (unless [`client_auth_optional`](Self::client_auth_optional)).
     #[must_use]
-    pub fn client_ca_root(self, ca: tonic::transport::Certificate) -> Self {
+    pub fn client_ca_root(self, ca: Certificate) -> Self {
         Self {
             client_ca_root: Some(ca),
             ..self
@@ -107,7 +75,7 @@ impl ServerTlsConfig {
                 "give ServerTlsConfig::identity the server's certificate and key",
             )
         })?;
-        let certs = CertificateDer::pem_slice_iter(&identity.cert)
+        let certs = CertificateDer::pem_slice_iter(identity.cert())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| {
                 ServeError::new(Kind::Tls, "cannot read the server certificate PEM", err)
@@ -119,7 +87,7 @@ impl ServerTlsConfig {
                 "it holds no CERTIFICATE block",
             ));
         }
-        let key = PrivateKeyDer::from_pem_slice(&identity.key).map_err(|err| {
+        let key = PrivateKeyDer::from_pem_slice(identity.key()).map_err(|err| {
             ServeError::new(Kind::Tls, "cannot read the server private key PEM", err)
         })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
