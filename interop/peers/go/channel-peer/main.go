@@ -46,10 +46,12 @@
 //     sent) and x-server-id. Trailers, not headers, so that a failure stays
 //     Trailers-Only (grpc-go sends a separate HEADERS frame once a header is set).
 //   - EmptyCall is the stats probe: it never fails, and its trailers carry
-//     x-unary-calls (UnaryCalls received), x-cancelled-calls and
-//     x-deadline-exceeded-calls (UnaryCalls whose --delay was cut short by a
-//     cancellation or by their deadline), x-connections (connections accepted,
-//     the probe's own included) and x-server-id.
+//     x-unary-calls (UnaryCalls received), x-cancelled-calls (UnaryCalls whose
+//     --delay was cut short: cancelled, RST_STREAM, connection lost or deadline
+//     passed), x-deadline-exceeded-calls (those of them whose deadline the
+//     server saw pass first: a client's own timer usually fires first and
+//     cancels), x-connections (connections accepted, the probe's own included)
+//     and x-server-id.
 //
 // GOAWAY: grpc-go has no public hook to drain one connection, so every accepted
 // connection gets a grpc.Server of its own and --goaway_after calls its
@@ -125,10 +127,9 @@ func (c *counters) attempt(key string) int {
 func (c *counters) cutShort(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.cancelled++
 	if err == context.DeadlineExceeded {
 		c.deadline++
-	} else {
-		c.cancelled++
 	}
 }
 
