@@ -118,6 +118,23 @@ impl Flags {
             (None, None) => Err(format!("--{name} is required")),
         }
     }
+
+    /// The number `name`, `default` when not given.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not a number of type `T`.
+    pub fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
+        match self.value(name) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|_| {
+                format!(
+                    "--{name} takes a number ({}), not {value:?}",
+                    std::any::type_name::<T>()
+                )
+            }),
+        }
+    }
 }
 
 fn names(known: &[Flag]) -> String {
@@ -215,6 +232,13 @@ mod tests {
             parse(&["port"])
                 .unwrap_err()
                 .contains("unexpected argument")
+        );
+        assert!(
+            parse(&["--port=x"])
+                .unwrap()
+                .number("port", 0_u32)
+                .unwrap_err()
+                .contains("takes a number")
         );
         assert!(
             parse(&["--use_tls=maybe"])

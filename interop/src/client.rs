@@ -25,6 +25,7 @@ use crate::pb::{
     StreamingOutputCallResponse,
 };
 use crate::server::{ECHO_INITIAL, ECHO_TRAILING_BIN};
+use crate::soak::{Channels, SoakConfig, soak};
 
 /// Every case this client runs, in the order of the official descriptions.
 pub const CASES: &[&str] = &[
@@ -46,10 +47,17 @@ pub const CASES: &[&str] = &[
     "server_compressed_unary",
     "client_compressed_streaming",
     "server_compressed_streaming",
+    "rpc_soak",
+    "channel_soak",
 ];
 
-/// How long one case may take before it fails as stuck.
+/// How long one case may take before it fails as stuck (a soak case: its overall
+/// timeout and [`SOAK_MARGIN`]).
 pub const CASE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a soak case may run past its overall timeout before it fails as
+/// stuck (it stops by itself at that timeout).
+pub const SOAK_MARGIN: Duration = Duration::from_secs(5);
 
 const LARGE_REQUEST: usize = 271_828;
 const LARGE_RESPONSE: i32 = 314_159;
@@ -83,6 +91,18 @@ pub struct Clients {
     compressing: TestServiceClient,
     /// For a service the server does not have.
     unimplemented: UnimplementedServiceClient,
+    /// Where they go, for cases that make channels of their own.
+    target: Target,
+    /// The soak cases' settings.
+    soak: SoakConfig,
+}
+
+impl Clients {
+    /// These clients, with `soak` for the soak cases (grpc-go's defaults before).
+    #[must_use]
+    pub fn with_soak(self, soak: SoakConfig) -> Self {
+        Self { soak, ..self }
+    }
 }
 
 /// A case's outcome: `Err` says which check failed and why.
@@ -94,6 +114,23 @@ pub type Outcome = Result<(), String>;
 ///
 /// When the address or TLS settings are unusable or the server cannot be reached.
 pub async fn connect(target: &Target) -> Result<Clients, String> {
+    let channel = channel(target).await?;
+    let test = TestServiceClient::new(channel.clone()).accept_compressed(CompressionEncoding::Gzip);
+    Ok(Clients {
+        compressing: test.clone().send_compressed(CompressionEncoding::Gzip),
+        test,
+        unimplemented: UnimplementedServiceClient::new(channel),
+        target: target.clone(),
+        soak: SoakConfig::default(),
+    })
+}
+
+/// A new channel to `target`, connected.
+///
+/// # Errors
+///
+/// When the address or TLS settings are unusable or the server cannot be reached.
+pub async fn channel(target: &Target) -> Result<Channel, String> {
     let scheme = if target.tls_ca.is_some() {
         "https"
     } else {
@@ -120,17 +157,11 @@ pub async fn connect(target: &Target) -> Result<Clients, String> {
             .tls_config(tls)
             .map_err(|err| format!("TLS settings: {err}"))?;
     }
-    let channel: Channel = endpoint.connect().await.map_err(|err| {
+    endpoint.connect().await.map_err(|err| {
         format!(
             "cannot connect to {address}: {err} ({:?})",
             source_chain(&err)
         )
-    })?;
-    let test = TestServiceClient::new(channel.clone()).accept_compressed(CompressionEncoding::Gzip);
-    Ok(Clients {
-        compressing: test.clone().send_compressed(CompressionEncoding::Gzip),
-        test,
-        unimplemented: UnimplementedServiceClient::new(channel),
     })
 }
 
@@ -170,6 +201,8 @@ pub async fn run(clients: &Clients, case: &str) -> Outcome {
         "server_compressed_unary" => timed(server_compressed_unary(clients)).await,
         "client_compressed_streaming" => timed(client_compressed_streaming(clients)).await,
         "server_compressed_streaming" => timed(server_compressed_streaming(clients)).await,
+        "rpc_soak" => soak_timed(clients, Channels::Shared(clients.test.clone())).await,
+        "channel_soak" => soak_timed(clients, Channels::PerCall(clients.target.clone())).await,
         other => Err(format!(
             "unknown test case {other:?} (known: {})",
             CASES.join(", ")
@@ -181,6 +214,13 @@ async fn timed(case: impl Future<Output = Outcome>) -> Outcome {
     tokio::time::timeout(CASE_TIMEOUT, case)
         .await
         .unwrap_or_else(|_| Err(format!("the case did not finish within {CASE_TIMEOUT:?}")))
+}
+
+async fn soak_timed(clients: &Clients, channels: Channels) -> Outcome {
+    let limit = clients.soak.overall_timeout + SOAK_MARGIN;
+    tokio::time::timeout(limit, soak(&clients.soak, channels))
+        .await
+        .unwrap_or_else(|_| Err(format!("the soak did not stop within {limit:?}")))
 }
 
 fn check(ok: bool, failure: impl FnOnce() -> String) -> Outcome {
@@ -811,6 +851,46 @@ pub const FLAGS: &[Flag] = &[
         name: "ca_file",
         kind: Kind::Value,
         help: "the CA certificate (PEM) to trust",
+    },
+    Flag {
+        name: "soak_iterations",
+        kind: Kind::Value,
+        help: "rpc_soak, channel_soak: iterations in all (default 10)",
+    },
+    Flag {
+        name: "soak_max_failures",
+        kind: Kind::Value,
+        help: "soak: failed iterations allowed (default 0)",
+    },
+    Flag {
+        name: "soak_per_iteration_max_acceptable_latency_ms",
+        kind: Kind::Value,
+        help: "soak: a slower iteration counts as failed (default 1000)",
+    },
+    Flag {
+        name: "soak_overall_timeout_seconds",
+        kind: Kind::Value,
+        help: "soak: stop, and fail, after this (default 10)",
+    },
+    Flag {
+        name: "soak_min_time_ms_between_rpcs",
+        kind: Kind::Value,
+        help: "soak: least time between a worker's iteration starts (default 0)",
+    },
+    Flag {
+        name: "soak_request_size",
+        kind: Kind::Value,
+        help: "soak: request payload bytes (default 271828)",
+    },
+    Flag {
+        name: "soak_response_size",
+        kind: Kind::Value,
+        help: "soak: response payload bytes (default 314159)",
+    },
+    Flag {
+        name: "soak_num_threads",
+        kind: Kind::Value,
+        help: "soak: concurrent workers, splitting the iterations (default 1)",
     },
 ];
 

@@ -3,14 +3,18 @@
 //! gRPC stacks (grpc-go, grpcio, ...) can call us and be called by us.
 //!
 //! The binaries `interop-server` and `interop-client` follow the official harness
-//! conventions (see [`args`]); the cases are in [`client`], the service in
-//! [`server`], the default TLS files in [`certs`].
+//! conventions (see [`args`]); the cases are in [`client`] (grpc-go's soak cases
+//! in [`soak`]), the service in [`server`], the default TLS files in [`certs`].
+//! [`peer`] starts a grpc-go test server of ours (`channel-peer`) for the client
+//! channel's tests.
 #![forbid(unsafe_code)]
 
 pub mod args;
 pub mod certs;
 pub mod client;
+pub mod peer;
 pub mod server;
+pub mod soak;
 
 /// The grpc.testing messages, clients and servers, generated at build time from
 /// `proto/grpc/testing/*.proto` by rust-grpc-build.

@@ -1,5 +1,6 @@
 //! `interop-client --server_host=H --server_port=P --test_case=a,b,...
-//! [--use_tls=true --use_test_ca=true --ca_file=F --server_host_override=N]`:
+//! [--use_tls=true --use_test_ca=true --ca_file=F --server_host_override=N]
+//! [--soak_iterations=N ...]`:
 //! runs the cases against a grpc.testing server, printing `PASS <case>` or
 //! `FAIL <case>: <check that failed>` for each; exits 0 only when all passed.
 #![forbid(unsafe_code)]
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 
 use interop::args::{Flags, Parsed, usage};
 use interop::client;
+use interop::soak::SoakConfig;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -16,11 +18,13 @@ async fn main() -> ExitCode {
             print!("{}", usage("interop-client", client::FLAGS));
             return ExitCode::SUCCESS;
         }
-        Ok(Parsed::Flags(flags)) => client::target(&flags)
-            .and_then(|target| client::cases(&flags).map(|cases| (target, cases))),
+        Ok(Parsed::Flags(flags)) => client::target(&flags).and_then(|target| {
+            let cases = client::cases(&flags)?;
+            Ok((target, cases, SoakConfig::from_flags(&flags)?))
+        }),
         Err(err) => Err(err),
     };
-    let (target, cases) = match setup {
+    let (target, cases, soak) = match setup {
         Ok(setup) => setup,
         Err(err) => {
             eprintln!("interop-client: {err}");
@@ -28,7 +32,7 @@ async fn main() -> ExitCode {
         }
     };
     let clients = match client::connect(&target).await {
-        Ok(clients) => clients,
+        Ok(clients) => clients.with_soak(soak),
         Err(err) => {
             eprintln!("interop-client: {err}");
             for case in &cases {
