@@ -47,6 +47,14 @@ pub mod server;
 mod services;
 mod transport;
 
+/// A channel's configuration: the gRPC service config and its parts.
+pub mod channel {
+    pub use crate::client::service_config::{
+        HedgingPolicy, MethodConfig, RetryPolicy, RetryThrottling, ServiceConfig,
+        ServiceConfigError,
+    };
+}
+
 pub use base::body::BoxStream;
 pub use base::call::{Extensions, IntoRequest, IntoStreamingRequest, Request, Response};
 pub use base::interceptor::Interceptor;
