@@ -69,8 +69,12 @@ where
                 let attempt = attempts.start(sent)?;
                 in_flight.push(boxed(attempt));
                 sent += 1;
-                next =
-                    (sent < policy.max_attempts()).then(|| Instant::now() + policy.hedging_delay());
+                next = if sent < policy.max_attempts() {
+                    // A delay too long for the clock means no more hedges.
+                    Instant::now().checked_add(policy.hedging_delay())
+                } else {
+                    None
+                };
             }
             Event::Done(index, result) => {
                 let attempt = in_flight.swap_remove(index);
@@ -108,7 +112,7 @@ where
                 next = match pushback {
                     _ if !allowed || sent >= policy.max_attempts() => None,
                     Pushback::Stop => None,
-                    Pushback::After(wait) => Some(Instant::now() + wait),
+                    Pushback::After(wait) => Instant::now().checked_add(wait),
                     Pushback::None => Some(Instant::now()),
                 };
                 last_failure = Some(status);

@@ -340,7 +340,8 @@ impl Shared {
                 *cursor += 1;
                 let frame = Recorded::new(frame);
                 let len = frame.len();
-                newly_committed = state.leader.is_none() && state.bytes + len > state.limit;
+                newly_committed =
+                    state.leader.is_none() && state.bytes.saturating_add(len) > state.limit;
                 if newly_committed {
                     state.leader = Some(id);
                 }
