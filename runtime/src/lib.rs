@@ -47,6 +47,7 @@ pub mod server;
 mod services;
 mod transport;
 
+/// A channel's configuration: the gRPC service config and its parts.
 pub use base::body::BoxStream;
 pub use base::call::{Extensions, IntoRequest, IntoStreamingRequest, Request, Response};
 pub use base::interceptor::Interceptor;
@@ -77,6 +78,10 @@ pub mod channel {
     };
     pub use crate::client::channel::{Body, Channel, Endpoint};
     pub use crate::client::resolver::{Address, ResolveNow, Resolver, ResolverUpdate};
+    pub use crate::client::service_config::{
+        HedgingPolicy, MethodConfig, RetryPolicy, RetryThrottling, ServiceConfig,
+        ServiceConfigError,
+    };
     pub use crate::client::state::ConnectivityState;
     pub use crate::client::subchannel::Subchannel;
     pub use crate::client::target::{Target, TargetError};

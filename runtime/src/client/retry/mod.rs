@@ -1,0 +1,260 @@
+//! Retries and hedging (gRFC A6): one call made of one or more attempts, each
+//! sent through a transport step the channel supplies.
+//!
+//! Every attempt gets a copy of the request head and a replay of the body
+//! ([`replay`]); attempts after the first say how many came before in
+//! `grpc-previous-rpc-attempts`, and every attempt's `grpc-timeout` is the time
+//! left before the call's one deadline.
+//!
+//! An attempt whose response has headers (not Trailers-Only) commits the call:
+//! it is returned as it is, whatever its trailers will say. A Trailers-Only
+//! response with a status other than OK, or an [`AttemptError`], fails the
+//! attempt, and the policy decides whether another is made. An attempt that
+//! never reached the server's application ([`AttemptError::Unprocessed`]) is
+//! retried once at once with no policy needed and without counting it.
+//!
+//! The throttle counts a commit as a success; a committed response's
+//! trailers are past this executor, so a failure they carry is the caller's
+//! to count ([`RetryThrottle::record_failure`]).
+
+mod backoff;
+mod hedging;
+mod replay;
+mod retrying;
+mod throttle;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::base::body::BoxBody;
+use crate::base::status::{self, Code, Status};
+use crate::client::deadline;
+use crate::client::service_config::{HedgingPolicy, RetryPolicy};
+use replay::Replay;
+
+pub(crate) use throttle::RetryThrottle;
+
+/// The bytes of a call's request body kept for retries, as grpc-go keeps
+/// (`MaxRetryRPCBufferSize`); past it the call is committed.
+pub(crate) const DEFAULT_BUFFER_LIMIT: usize = 256 * 1024;
+
+/// Why an attempt ended without a response.
+#[derive(Debug)]
+pub(crate) enum AttemptError {
+    /// The request never reached the server's application: the connection
+    /// failed before the stream started, the stream was refused
+    /// (REFUSED_STREAM), or it was above a GOAWAY's last stream id. Safe to
+    /// send again at once.
+    Unprocessed(Status),
+    /// The attempt failed with this status.
+    Failed(Status),
+}
+
+/// How a call's failed attempts are followed up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Policy<'a> {
+    /// Only transparent retries.
+    None,
+    /// Retry a failed attempt after a backoff.
+    Retry(&'a RetryPolicy),
+    /// Send further attempts while none has answered.
+    Hedging(&'a HedgingPolicy),
+}
+
+/// Makes one call of `request`, sending attempts with `attempt` as `policy`
+/// says, under `throttle` (the channel's, if its config has one), until
+/// `deadline` (then DEADLINE_EXCEEDED), recording at most `buffer_limit`
+/// bytes of the body for attempts after the first.
+///
+/// # Errors
+///
+/// The status of the last failed attempt, or DEADLINE_EXCEEDED.
+pub(crate) async fn call<F, Fut, B>(
+    policy: Policy<'_>,
+    throttle: Option<&RetryThrottle>,
+    deadline: Option<Instant>,
+    buffer_limit: usize,
+    request: http::Request<BoxBody>,
+    attempt: F,
+) -> Result<http::Response<B>, Status>
+where
+    F: FnMut(http::Request<BoxBody>) -> Fut,
+    Fut: Future<Output = Result<http::Response<B>, AttemptError>> + Send,
+{
+    let (head, body) = request.into_parts();
+    let mut attempts = Attempts {
+        head,
+        replay: Replay::new(body, buffer_limit).await,
+        deadline,
+        send: attempt,
+        next_id: 0,
+    };
+    let run = async {
+        match policy {
+            Policy::None => retrying::run(&mut attempts, None, throttle).await,
+            Policy::Retry(policy) => retrying::run(&mut attempts, Some(policy), throttle).await,
+            Policy::Hedging(policy) => hedging::run(&mut attempts, policy, throttle).await,
+        }
+    };
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, run)
+            .await
+            .unwrap_or_else(|_| Err(deadline::exceeded())),
+        None => run.await,
+    }
+}
+
+/// What every attempt of one call is made from.
+struct Attempts<F> {
+    head: http::request::Parts,
+    replay: Replay,
+    deadline: Option<Instant>,
+    send: F,
+    next_id: usize,
+}
+
+/// An attempt on its way.
+struct Started<Fut> {
+    id: usize,
+    /// How many counted attempts came before it.
+    previous: u32,
+    future: Fut,
+}
+
+const PREVIOUS_ATTEMPTS: http::HeaderName =
+    http::HeaderName::from_static("grpc-previous-rpc-attempts");
+const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+
+impl<F> Attempts<F> {
+    /// Sends an attempt that follows `previous` counted ones.
+    ///
+    /// # Errors
+    ///
+    /// DEADLINE_EXCEEDED if no time is left; INTERNAL if the body cannot be
+    /// sent again (callers check [`Replay::committed_to`] first).
+    fn start<Fut>(&mut self, previous: u32) -> Result<Started<Fut>, Status>
+    where
+        F: FnMut(http::Request<BoxBody>) -> Fut,
+    {
+        let left = match self.deadline {
+            Some(at) => match at.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return Err(deadline::exceeded()),
+            },
+            None => None,
+        };
+        let id = self.next_id;
+        let body = self
+            .replay
+            .body(id)
+            .ok_or_else(|| Status::internal("the request body was committed to another attempt"))?;
+        self.next_id += 1;
+        let mut head = self.head.clone();
+        if previous > 0 {
+            head.headers.insert(PREVIOUS_ATTEMPTS, previous.into());
+        } else {
+            head.headers.remove(PREVIOUS_ATTEMPTS);
+        }
+        if let Some(left) = left {
+            head.headers.insert(GRPC_TIMEOUT, grpc_timeout(left));
+        }
+        let future = (self.send)(http::Request::from_parts(head, body));
+        Ok(Started {
+            id,
+            previous,
+            future,
+        })
+    }
+
+    /// Whether another attempt may still be sent: the body can be replayed.
+    fn can_resend(&self) -> bool {
+        self.replay.committed_to().is_none()
+    }
+}
+
+/// How an attempt ended.
+enum Outcome<B> {
+    /// The call is committed to this response.
+    Committed(http::Response<B>),
+    /// The attempt failed; `unprocessed` if it never reached the application.
+    Failed { status: Status, unprocessed: bool },
+}
+
+fn outcome<B>(result: Result<http::Response<B>, AttemptError>) -> Outcome<B> {
+    match result {
+        Ok(response) => match status::from_headers(response.headers()) {
+            // Trailers-Only: the status is in the headers.
+            Some(status) if status.code() != Code::Ok => Outcome::Failed {
+                status,
+                unprocessed: false,
+            },
+            _ => Outcome::Committed(response),
+        },
+        Err(AttemptError::Unprocessed(status)) => Outcome::Failed {
+            status,
+            unprocessed: true,
+        },
+        Err(AttemptError::Failed(status)) => Outcome::Failed {
+            status,
+            unprocessed: false,
+        },
+    }
+}
+
+/// A `grpc-timeout` value for `timeout`: at most eight digits in the finest
+/// unit that holds it, rounded up so the server never gives up first.
+fn grpc_timeout(timeout: Duration) -> http::HeaderValue {
+    const MAX: u128 = 99_999_999;
+    const NANOS_PER_HOUR: u128 = 3_600_000_000_000;
+    let nanos = timeout.as_nanos();
+    let units: [(u128, char); 6] = [
+        (1, 'n'),
+        (1_000, 'u'),
+        (1_000_000, 'm'),
+        (1_000_000_000, 'S'),
+        (60_000_000_000, 'M'),
+        (NANOS_PER_HOUR, 'H'),
+    ];
+    let (value, unit) = units
+        .iter()
+        .map(|&(size, unit)| (nanos.div_ceil(size), unit))
+        .find(|&(value, _)| value <= MAX)
+        .unwrap_or((MAX, 'H'));
+    http::HeaderValue::from_str(&format!("{value}{unit}"))
+        .unwrap_or_else(|_| http::HeaderValue::from_static("99999999H"))
+}
+
+#[cfg(test)]
+mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_use_the_finest_unit_that_fits_eight_digits() {
+        let cases = [
+            (Duration::from_nanos(1), "1n"),
+            (Duration::from_nanos(99_999_999), "99999999n"),
+            (Duration::from_millis(100), "100000u"),
+            (Duration::from_secs(1), "1000000u"),
+            (Duration::from_secs(100), "100000m"),
+            (Duration::from_secs(100_000), "100000S"),
+            (Duration::from_secs(100_000_000), "1666667M"),
+            (Duration::MAX, "99999999H"),
+        ];
+        for (timeout, expected) in cases {
+            assert_eq!(grpc_timeout(timeout), expected, "{timeout:?}");
+        }
+    }
+
+    #[test]
+    fn grpc_timeouts_round_up() {
+        assert_eq!(grpc_timeout(Duration::new(100, 1)), "100001m");
+        let parsed =
+            crate::base::deadline::parse_grpc_timeout(&grpc_timeout(Duration::new(100, 1)));
+        assert!(parsed.unwrap() >= Duration::new(100, 1));
+    }
+}
