@@ -33,7 +33,14 @@ pub(crate) fn from_error(error: impl Into<Box<dyn std::error::Error + Send + Syn
 pub(crate) fn from_transport_error(
     error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
 ) -> Status {
-    let error: Arc<dyn std::error::Error + Send + Sync> = Arc::from(error.into());
+    let error: Box<dyn std::error::Error + Send + Sync> = error.into();
+    // A transport that answers with a status (our channel) means it as is,
+    // UNKNOWN included.
+    let error = match error.downcast::<Status>() {
+        Ok(status) => return *status,
+        Err(error) => error,
+    };
+    let error: Arc<dyn std::error::Error + Send + Sync> = Arc::from(error);
     let status = Status::from_error(Box::new(Shared(error.clone())));
     if status.code() != Code::Unknown {
         return status;

@@ -20,7 +20,7 @@ use crate::codec::compression::{
 };
 use crate::codec::decode::Decoder;
 use crate::codec::encode::Encoder;
-use crate::codec::limits::CallLimits;
+use crate::codec::limits::{CallLimits, MaxResponseBytes};
 use crate::codec::streaming::Streaming;
 
 /// A transport a generated client can call through: a channel, or a channel
@@ -251,7 +251,11 @@ impl<T: Transport> Client<T> {
                 },
             )?),
         };
-        let decoder = Decoder::new(encoding, prepared.limits.decoding_limit());
+        let mut limit = prepared.limits.decoding_limit();
+        if let Some(MaxResponseBytes(max)) = head.extensions.get::<MaxResponseBytes>() {
+            limit = limit.min(*max);
+        }
+        let decoder = Decoder::new(encoding, limit);
         Ok(Answered {
             metadata: MetadataMap::from_headers(head.headers),
             extensions: head.extensions,

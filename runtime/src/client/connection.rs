@@ -158,7 +158,9 @@ impl Connector {
                     "the server closed the connection before speaking HTTP/2",
                 ),
             }),
-            _ = first_read => Ok((sender, driver)),
+            // A dropped sender means the connection went away unheard: the
+            // driver's end says why.
+            Ok(()) = first_read => Ok((sender, driver)),
         }
     }
 }

@@ -14,6 +14,7 @@ pub struct Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     InvalidTarget,
+    InvalidConfig,
     Connect,
 }
 
@@ -21,6 +22,13 @@ impl Error {
     pub(crate) fn invalid_target(source: impl Into<StdError>) -> Self {
         Self {
             kind: Kind::InvalidTarget,
+            source: source.into(),
+        }
+    }
+
+    pub(crate) fn invalid_config(source: impl Into<StdError>) -> Self {
+        Self {
+            kind: Kind::InvalidConfig,
             source: source.into(),
         }
     }
@@ -38,6 +46,11 @@ impl Error {
         self.kind == Kind::InvalidTarget
     }
 
+    /// Whether a setting (a service config, a policy name) is not valid.
+    pub fn is_invalid_config(&self) -> bool {
+        self.kind == Kind::InvalidConfig
+    }
+
     /// Whether connecting failed (nothing listening, refused, DNS or TLS
     /// failure).
     pub fn is_connect(&self) -> bool {
@@ -49,6 +62,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self.kind {
             Kind::InvalidTarget => "the target is not a URI a client can connect to",
+            Kind::InvalidConfig => "a channel setting is not valid",
             Kind::Connect => "cannot connect to the server",
         })
     }

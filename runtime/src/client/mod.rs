@@ -11,11 +11,6 @@ pub(crate) mod connection;
 pub(crate) mod deadline;
 pub(crate) mod error;
 pub(crate) mod resolver;
-// The channel calls it next; until then only its tests do.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "not yet wired into the channel")
-)]
 pub(crate) mod retry;
 pub(crate) mod service_config;
 pub(crate) mod state;

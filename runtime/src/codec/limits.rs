@@ -124,3 +124,8 @@ pub(crate) fn check_send(len: usize, limit: Option<usize>) -> Result<(), Status>
         _ => Ok(()),
     }
 }
+
+/// A response size limit the channel's service config sets for one call;
+/// the client's decoder takes the smaller of it and its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MaxResponseBytes(pub(crate) usize);

@@ -1,7 +1,8 @@
 //! The transports a generated client and server meet over: TLS (rustls, with
-//! mutual TLS, ALPN and a grpcio peer), Unix domain sockets and the in-process
-//! channel. One test binary; each module is one transport.
+//! mutual TLS, ALPN and a grpcio peer), Unix domain sockets, the in-process
+//! channel and tonic's channel. One test binary; each module is one transport.
 
 mod in_process;
 mod tls;
+mod tonic_channel;
 mod unix_socket;

@@ -10,11 +10,12 @@ use tokio::sync::{mpsc, watch};
 use crate::base::status::Status;
 use crate::client::backoff::BackoffConfig;
 use crate::client::balancer::{self, LoadBalancerBuilder, Picker, QueuePicker};
-use crate::client::channel::worker::{self, Activity, Setup, Wiring};
+use crate::client::channel::worker::{self, Activity, Applied, Setup, Wiring};
 use crate::client::channel::{Channel, Shared};
 use crate::client::connection::{Connector, Dialer};
 use crate::client::error::Error;
 use crate::client::resolver::{self, Resolver};
+use crate::client::service_config::ServiceConfig;
 use crate::client::state::ConnectivityState;
 use crate::client::target::{Target, TargetError};
 
@@ -47,6 +48,7 @@ pub struct Endpoint {
     resolver: Option<Arc<dyn Resolver>>,
     policies: Vec<Arc<dyn LoadBalancerBuilder>>,
     policy: &'static str,
+    default_config: Option<ServiceConfig>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -76,6 +78,7 @@ impl Endpoint {
             resolver: None,
             policies: balancer::builtin(),
             policy: "pick_first",
+            default_config: None,
         }
     }
 
@@ -136,7 +139,7 @@ impl Endpoint {
     /// When `user_agent` is not a valid header value.
     pub fn user_agent(self, user_agent: impl AsRef<str>) -> Result<Self, Error> {
         let value =
-            http::HeaderValue::try_from(user_agent.as_ref()).map_err(Error::invalid_target)?;
+            http::HeaderValue::try_from(user_agent.as_ref()).map_err(Error::invalid_config)?;
         Ok(Self {
             user_agent: Some(value),
             ..self
@@ -296,13 +299,54 @@ impl Endpoint {
     pub fn load_balancing_policy(mut self, name: &str) -> Result<Self, Error> {
         let policy = self.builder(name).ok_or_else(|| {
             let known: Vec<&str> = self.policies.iter().map(|p| p.name()).collect();
-            Error::invalid_target(format!(
+            Error::invalid_config(format!(
                 "no load-balancing policy is called {name:?} (known: {})",
                 known.join(", ")
             ))
         })?;
         self.policy = policy.name();
         Ok(self)
+    }
+
+    /// The service config to use when the resolver gives none (gRPC's
+    /// JSON: `loadBalancingConfig`, `methodConfig` with timeouts,
+    /// wait-for-ready, message size limits, retry or hedging policies, and
+    /// `retryThrottling`).
+    ///
+    /// ```
+    /// let endpoint = rust_grpc::Endpoint::from_static("dns:///localhost:50051")
+    ///     .default_service_config(r#"{
+    ///         "loadBalancingConfig": [{"round_robin": {}}],
+    ///         "methodConfig": [{
+    ///             "name": [{"service": "helloworld.Greeter"}],
+    ///             "retryPolicy": {
+    ///                 "maxAttempts": 3,
+    ///                 "initialBackoff": "0.1s",
+    ///                 "maxBackoff": "1s",
+    ///                 "backoffMultiplier": 2,
+    ///                 "retryableStatusCodes": ["UNAVAILABLE"]
+    ///             }
+    ///         }]
+    ///     }"#)
+    ///     .unwrap();
+    /// # let _ = endpoint;
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When `json` is not a valid service config; the error names the field.
+    pub fn default_service_config(self, json: &str) -> Result<Self, Error> {
+        let config = ServiceConfig::from_json(json).map_err(Error::invalid_config)?;
+        Ok(self.service_config(config))
+    }
+
+    /// The service config to use when the resolver gives none.
+    #[must_use]
+    pub fn service_config(self, config: ServiceConfig) -> Self {
+        Self {
+            default_config: Some(config),
+            ..self
+        }
     }
 
     fn builder(&self, name: &str) -> Option<Arc<dyn LoadBalancerBuilder>> {
@@ -399,10 +443,13 @@ impl Endpoint {
             .unwrap_or_else(|| self.target.authority().clone());
         let policy = self
             .builder(self.policy)
-            .ok_or_else(|| Error::invalid_target("no load-balancing policy"))?;
+            .ok_or_else(|| Error::invalid_config("no load-balancing policy"))?;
         let initial: Arc<dyn Picker> = Arc::new(QueuePicker);
         let (pickers_tx, pickers) = watch::channel(initial);
         let (state_tx, state) = watch::channel(ConnectivityState::Idle);
+        let (config_tx, config) = watch::channel(Arc::new(Applied::new(
+            self.default_config.clone().unwrap_or_default(),
+        )));
         let (control_tx, control) = mpsc::unbounded_channel();
         let exiting_idle = Arc::new(AtomicBool::new(false));
         let activity = Activity::new();
@@ -412,8 +459,9 @@ impl Endpoint {
                 .clone()
                 .unwrap_or_else(|| resolver::for_target(&self.target)),
             target: self.target.clone(),
+            policies: self.policies.clone(),
             policy,
-            policy_config: None,
+            default_config: self.default_config.clone(),
             connector: Arc::new(connector),
             backoff: self.backoff,
             idle_timeout: self.idle_timeout,
@@ -421,6 +469,7 @@ impl Endpoint {
         let wiring = Wiring {
             pickers: pickers_tx,
             state: state_tx,
+            config: config_tx,
             control,
             exiting_idle: Arc::clone(&exiting_idle),
             activity: Arc::clone(&activity),
@@ -440,6 +489,7 @@ impl Endpoint {
                 timeout: self.timeout,
                 pickers,
                 state,
+                config,
                 control: control_tx,
                 exiting_idle,
                 activity,

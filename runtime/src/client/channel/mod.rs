@@ -24,7 +24,10 @@ use crate::base::body::{BoxBody, BoxFuture};
 use crate::base::deadline;
 use crate::base::status::{self, Status};
 use crate::client::balancer::{Pick, PickInfo, Picker};
+use crate::client::retry::{self, AttemptError, Policy};
+use crate::client::service_config::MethodConfig;
 use crate::client::state::ConnectivityState;
+use crate::codec::limits::MaxResponseBytes;
 use crate::codec::settings::WaitForReady;
 
 pub use body::Body;
@@ -46,6 +49,7 @@ struct Shared {
     timeout: Option<Duration>,
     pickers: watch::Receiver<Arc<dyn Picker>>,
     state: watch::Receiver<ConnectivityState>,
+    config: watch::Receiver<Arc<worker::Applied>>,
     control: mpsc::UnboundedSender<worker::Control>,
     /// Set while an exit-idle request is on its way, so calls send one.
     exiting_idle: Arc<AtomicBool>,
@@ -117,12 +121,57 @@ impl Channel {
         mut request: http::Request<BoxBody>,
     ) -> Result<http::Response<Body>, Status> {
         self.complete(&mut request);
+        let applied = Arc::clone(&self.shared.config.borrow());
+        let method = applied.config.method_config(request.uri().path());
         let wait_for_ready = request
             .extensions()
             .get::<WaitForReady>()
-            .is_some_and(|w| w.0);
-        let deadline = self.deadline(&mut request);
+            .map(|w| w.0)
+            .or_else(|| method.and_then(MethodConfig::wait_for_ready))
+            .unwrap_or(false);
+        let deadline = self.deadline(&mut request, method.and_then(MethodConfig::timeout));
+        if let Some(max) = method.and_then(MethodConfig::max_request_message_bytes)
+            && let Some(size) = http_body::Body::size_hint(request.body()).exact()
+            && size.saturating_sub(5) > max as u64
+        {
+            return Err(Status::resource_exhausted(format!(
+                "the request message is {} bytes, over the service config's maxRequestMessageBytes of {max}",
+                size - 5
+            )));
+        }
+        let policy = match method {
+            Some(method) => match (method.retry_policy(), method.hedging_policy()) {
+                (Some(retry), _) => Policy::Retry(retry),
+                (None, Some(hedging)) => Policy::Hedging(hedging),
+                (None, None) => Policy::None,
+            },
+            None => Policy::None,
+        };
         let guard = self.shared.activity.start();
+        let response = retry::call(
+            policy,
+            applied.throttle.as_ref(),
+            deadline,
+            retry::DEFAULT_BUFFER_LIMIT,
+            request,
+            |request| self.clone().attempt(request, wait_for_ready, deadline),
+        )
+        .await?;
+        let mut response = response.map(|body| Body::new(body, guard));
+        if let Some(max) = method.and_then(MethodConfig::max_response_message_bytes) {
+            response.extensions_mut().insert(MaxResponseBytes(max));
+        }
+        Ok(response)
+    }
+
+    /// One attempt of a call: waits for a subchannel as the picker says, and
+    /// sends the request on it.
+    async fn attempt(
+        self,
+        mut request: http::Request<BoxBody>,
+        wait_for_ready: bool,
+        deadline: Option<Instant>,
+    ) -> Result<http::Response<hyper::body::Incoming>, AttemptError> {
         let mut pickers = self.shared.pickers.clone();
         loop {
             let picker = Arc::clone(&pickers.borrow_and_update());
@@ -133,20 +182,34 @@ impl Channel {
                 Pick::Ready(subchannel) => {
                     if let Some(mut sender) = subchannel.sender() {
                         match sender.try_send_request(request).await {
-                            Ok(response) => return Ok(response.map(|b| Body::new(b, guard))),
+                            Ok(response) => return Ok(response),
                             Err(mut err) => match err.take_message() {
                                 // Never sent: the connection closed under us.
                                 Some(back) => {
                                     request = back;
                                     continue;
                                 }
-                                None => return Err(status::from_transport_error(err.into_error())),
+                                None => {
+                                    let error = err.into_error();
+                                    if never_sent(&error) {
+                                        // Its connection is closing: let the
+                                        // policy move on before the retry.
+                                        let wait = Duration::from_secs(1);
+                                        let _ = tokio::time::timeout(wait, pickers.changed()).await;
+                                        return Err(AttemptError::Unprocessed(
+                                            Status::unavailable(format!(
+                                                "the connection closed before the call was sent: {error}"
+                                            )),
+                                        ));
+                                    }
+                                    return Err(classify(error));
+                                }
                             },
                         }
                     }
                 }
                 Pick::Queue => self.exit_idle(),
-                Pick::Fail(status) if !wait_for_ready => return Err(status),
+                Pick::Fail(status) if !wait_for_ready => return Err(AttemptError::Failed(status)),
                 Pick::Fail(_) => {}
             }
             // Wait for the policy's next picker.
@@ -155,15 +218,17 @@ impl Channel {
                 Some(at) => match tokio::time::timeout_at(at, changed).await {
                     Ok(changed) => changed,
                     Err(_) => {
-                        return Err(Status::deadline_exceeded(
+                        return Err(AttemptError::Failed(Status::deadline_exceeded(
                             "the deadline passed while the call waited for a connection",
-                        ));
+                        )));
                     }
                 },
                 None => changed.await,
             };
             if changed.is_err() {
-                return Err(Status::unavailable("the channel is shut down"));
+                return Err(AttemptError::Failed(Status::unavailable(
+                    "the channel is shut down",
+                )));
             }
         }
     }
@@ -188,24 +253,59 @@ impl Channel {
             .or_insert_with(|| self.shared.user_agent.clone());
     }
 
-    /// The call's deadline: its own `grpc-timeout`, or the channel's timeout
-    /// (which it then sends as `grpc-timeout`).
-    fn deadline(&self, request: &mut http::Request<BoxBody>) -> Option<Instant> {
+    /// The call's deadline: the shortest of its own `grpc-timeout`, the
+    /// service config's timeout and the channel's (sent as `grpc-timeout`).
+    fn deadline(
+        &self,
+        request: &mut http::Request<BoxBody>,
+        configured: Option<Duration>,
+    ) -> Option<Instant> {
         let own = request
             .headers()
             .get(deadline::GRPC_TIMEOUT)
             .and_then(deadline::parse_grpc_timeout);
-        let timeout = match (own, self.shared.timeout) {
-            (Some(own), Some(channel)) if channel < own => Some(channel),
+        let others = match (configured, self.shared.timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = match (own, others) {
+            (Some(own), Some(other)) if other < own => other,
             (Some(own), _) => return Instant::now().checked_add(own),
-            (None, channel) => channel,
-        }?;
+            (None, other) => other?,
+        };
         request.headers_mut().insert(
             deadline::GRPC_TIMEOUT,
             deadline::encode_grpc_timeout(timeout),
         );
         Instant::now().checked_add(timeout)
     }
+}
+
+/// The attempt error of a request that was sent: one the server's
+/// application never saw (refused, or above a graceful GOAWAY's last stream)
+/// may be sent again at once.
+fn classify(error: hyper::Error) -> AttemptError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(err) = source {
+        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            let refused = h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                || (h2.is_go_away() && h2.is_remote() && h2.reason() == Some(h2::Reason::NO_ERROR));
+            if refused {
+                return AttemptError::Unprocessed(Status::unavailable(format!(
+                    "the server did not take the call: {h2}"
+                )));
+            }
+            break;
+        }
+        source = err.source();
+    }
+    AttemptError::Failed(status::from_transport_error(error))
+}
+
+/// Whether hyper dropped a request it had queued but never sent (its
+/// connection closed, as after a GOAWAY, while the stream waited for a slot).
+fn never_sent(error: &hyper::Error) -> bool {
+    error.is_canceled() || (error.is_user() && error.to_string().contains("dispatch task is gone"))
 }
 
 impl tower::Service<http::Request<BoxBody>> for Channel {

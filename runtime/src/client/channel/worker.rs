@@ -20,6 +20,8 @@ use crate::client::balancer::{
 };
 use crate::client::connection::Connector;
 use crate::client::resolver::{Address, ResolveNow, Resolver, ResolverUpdate};
+use crate::client::retry::RetryThrottle;
+use crate::client::service_config::ServiceConfig;
 use crate::client::state::ConnectivityState;
 use crate::client::subchannel::{StateChange, Subchannel};
 use crate::client::target::Target;
@@ -87,12 +89,31 @@ impl Drop for Active {
     }
 }
 
+/// The service config calls use now, with its retry throttle.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    pub(crate) config: ServiceConfig,
+    pub(crate) throttle: Option<RetryThrottle>,
+}
+
+impl Applied {
+    pub(crate) fn new(config: ServiceConfig) -> Self {
+        // A fresh throttle each time a config is applied, as grpc-go has it.
+        let throttle = config.retry_throttling().map(RetryThrottle::new);
+        Self { config, throttle }
+    }
+}
+
 /// Everything the worker needs, from the endpoint.
 pub(crate) struct Setup {
     pub(crate) target: Target,
     pub(crate) resolver: Arc<dyn Resolver>,
+    /// The policies service configs may name.
+    pub(crate) policies: Vec<Arc<dyn LoadBalancerBuilder>>,
+    /// The policy when no service config names one.
     pub(crate) policy: Arc<dyn LoadBalancerBuilder>,
-    pub(crate) policy_config: Option<serde_json::Value>,
+    /// The config when the resolver gives none (`default_service_config`).
+    pub(crate) default_config: Option<ServiceConfig>,
     pub(crate) connector: Arc<Connector>,
     pub(crate) backoff: BackoffConfig,
     pub(crate) idle_timeout: Option<Duration>,
@@ -102,6 +123,7 @@ pub(crate) struct Setup {
 pub(crate) struct Wiring {
     pub(crate) pickers: watch::Sender<Arc<dyn Picker>>,
     pub(crate) state: watch::Sender<ConnectivityState>,
+    pub(crate) config: watch::Sender<Arc<Applied>>,
     pub(crate) control: mpsc::UnboundedReceiver<Control>,
     pub(crate) exiting_idle: Arc<AtomicBool>,
     pub(crate) activity: Arc<Activity>,
@@ -151,6 +173,30 @@ fn publish(wiring: &Wiring, state: ConnectivityState, picker: Arc<dyn Picker>) {
     wiring.pickers.send_replace(picker);
 }
 
+impl Setup {
+    /// The policy `config` names (the first one this channel knows), or the
+    /// channel's own, with its config.
+    fn choose(
+        &self,
+        config: &ServiceConfig,
+    ) -> (Arc<dyn LoadBalancerBuilder>, Option<serde_json::Value>) {
+        let known = |name: &str| self.policies.iter().any(|p| p.name() == name);
+        match config.choose_load_balancing(known) {
+            Some((name, value)) => {
+                let builder = self
+                    .policies
+                    .iter()
+                    .rev()
+                    .find(|p| p.name() == name)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::clone(&self.policy));
+                (builder, Some(value.clone()))
+            }
+            None => (Arc::clone(&self.policy), None),
+        }
+    }
+}
+
 /// Runs the channel until its last handle is dropped.
 pub(crate) async fn run(setup: Setup, mut wiring: Wiring, start: bool) {
     let (events, mut changes) = mpsc::unbounded_channel();
@@ -159,6 +205,10 @@ pub(crate) async fn run(setup: Setup, mut wiring: Wiring, start: bool) {
     let mut updates: Option<BoxStream<ResolverUpdate>> = None;
     let mut policy: Option<Box<dyn LoadBalancer>> = None;
     let mut has_addresses = false;
+    // The policy in use and its config.
+    let mut chosen = setup.choose(&wiring.config.borrow().config);
+    // Whether a config (from the resolver or the default) has been applied.
+    let mut configured = false;
     let idle_check = setup.idle_timeout.map_or(Duration::from_secs(3600), |t| {
         (t / 4).max(Duration::from_millis(10))
     });
@@ -187,7 +237,7 @@ pub(crate) async fn run(setup: Setup, mut wiring: Wiring, start: bool) {
             if policy.is_none() {
                 resolve_now = ResolveNow::default();
                 updates = Some(setup.resolver.resolve(&setup.target, resolve_now.clone()));
-                policy = Some(setup.policy.build());
+                policy = Some(chosen.0.build());
                 has_addresses = false;
                 publish(
                     &wiring,
@@ -216,10 +266,35 @@ pub(crate) async fn run(setup: Setup, mut wiring: Wiring, start: bool) {
             update = next(&mut updates) => match update {
                 Some(Ok(update)) => {
                     has_addresses = !update.addresses.is_empty();
+                    let addresses = update.addresses;
+                    // The resolver's config, else the default; a bad one
+                    // keeps what was there (gRFC A21).
+                    let config = match update.service_config.as_deref().map(ServiceConfig::from_json) {
+                        Some(Ok(config)) => Some(config),
+                        Some(Err(err)) => {
+                            tracing::warn!(target = %setup.target, error = %err, "the resolver's service config is invalid; keeping the previous one");
+                            (!configured).then(|| setup.default_config.clone()).flatten()
+                        }
+                        None => Some(setup.default_config.clone().unwrap_or_default()),
+                    };
+                    if let Some(config) = config {
+                        configured = true;
+                        if wiring.config.borrow().config != config {
+                            let next = setup.choose(&config);
+                            if next.0.name() != chosen.0.name() || next.1 != chosen.1 {
+                                if let Some(mut old) = policy.take() {
+                                    old.shutdown();
+                                }
+                                policy = Some(next.0.build());
+                            }
+                            chosen = next;
+                            wiring.config.send_replace(Arc::new(Applied::new(config)));
+                        }
+                    }
                     if let Some(policy) = policy.as_mut()
                         && let Err(error) = policy.resolver_update(
-                            &update.addresses,
-                            setup.policy_config.as_ref(),
+                            &addresses,
+                            chosen.1.as_ref(),
                             &mut control!(),
                         )
                     {

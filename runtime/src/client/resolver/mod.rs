@@ -75,7 +75,6 @@ impl std::fmt::Display for Address {
 #[derive(Debug, Clone, Default)]
 pub struct ResolverUpdate {
     pub(crate) addresses: Vec<Address>,
-    #[expect(dead_code, reason = "read once service configs land")]
     pub(crate) service_config: Option<String>,
 }
 

@@ -39,7 +39,7 @@ where
     let mut sent = 0;
     // When to send the next one, while more may go.
     let mut next = Some(Instant::now());
-    let mut transparent = true;
+    let mut transparent = super::TRANSPARENT_RETRIES;
     let mut last_failure = None;
     loop {
         if let Some(leader) = attempts.replay.committed_to() {
@@ -99,8 +99,8 @@ where
                         unprocessed,
                     } => (status, unprocessed),
                 };
-                if unprocessed && transparent && attempts.can_resend() {
-                    transparent = false;
+                if unprocessed && transparent > 0 && attempts.can_resend() {
+                    transparent -= 1;
                     in_flight.push(boxed(attempts.start(attempt.previous)?));
                     continue;
                 }

@@ -40,6 +40,12 @@ pub(crate) use throttle::RetryThrottle;
 /// (`MaxRetryRPCBufferSize`); past it the call is committed.
 pub(crate) const DEFAULT_BUFFER_LIMIT: usize = 256 * 1024;
 
+/// Transparent retries one call may make: gRFC A6 allows one for a refused
+/// stream and any number for a request never sent; a call can meet several
+/// draining connections in a row, so a few, bounded so that a server refusing
+/// everything at once cannot make a call spin.
+const TRANSPARENT_RETRIES: u32 = 5;
+
 /// Why an attempt ended without a response.
 #[derive(Debug)]
 pub(crate) enum AttemptError {

@@ -24,7 +24,7 @@ where
 {
     // Attempts made that count against maxAttempts.
     let mut counted = 0;
-    let mut transparent = true;
+    let mut transparent = super::TRANSPARENT_RETRIES;
     let mut backoff = Backoff::new();
     loop {
         let attempt = attempts.start(counted)?;
@@ -41,8 +41,8 @@ where
                 unprocessed,
             } => (status, unprocessed),
         };
-        if unprocessed && transparent && attempts.can_resend() {
-            transparent = false;
+        if unprocessed && transparent > 0 && attempts.can_resend() {
+            transparent -= 1;
             continue;
         }
         let Some(policy) = policy else {
@@ -480,7 +480,8 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_unprocessed_attempt_is_retried_once_at_once_without_a_policy() {
+    async fn an_unprocessed_attempt_is_retried_at_once_without_a_policy_a_bounded_number_of_times()
+    {
         let unprocessed = || {
             Err(AttemptError::Unprocessed(
                 crate::base::status::Status::unavailable("refused stream"),
@@ -510,7 +511,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::Unavailable);
-        assert_eq!(log.count(), 2);
+        assert_eq!(log.count(), 1 + super::super::TRANSPARENT_RETRIES as usize);
     }
 
     #[tokio::test(start_paused = true)]
