@@ -545,3 +545,35 @@ impl From<Target> for Endpoint {
         Self::with_target(target)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_service_config_is_an_error_naming_the_field() {
+        let err = Endpoint::from_static("localhost:1")
+            .default_service_config(
+                r#"{"methodConfig": [{"name": [{"service": "s"}], "timeout": "soon"}]}"#,
+            )
+            .unwrap_err();
+        assert!(err.is_invalid_config(), "{err:?}");
+        let cause = std::error::Error::source(&err).unwrap().to_string();
+        assert!(cause.contains("methodConfig[0].timeout"), "{cause}");
+
+        let err = Endpoint::from_static("localhost:1")
+            .default_service_config("{\"methodConfig\": [")
+            .unwrap_err();
+        let cause = std::error::Error::source(&err).unwrap().to_string();
+        assert!(cause.contains("line 1 column"), "{cause}");
+    }
+
+    #[test]
+    fn an_unknown_policy_name_lists_the_known_ones() {
+        let err = Endpoint::from_static("localhost:1")
+            .load_balancing_policy("least_request")
+            .unwrap_err();
+        let cause = std::error::Error::source(&err).unwrap().to_string();
+        assert!(cause.contains("pick_first, round_robin"), "{cause}");
+    }
+}
