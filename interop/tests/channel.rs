@@ -316,3 +316,39 @@ async fn round_robin_spreads_calls_evenly_and_skips_a_dead_server() {
         assert_ne!(response.get_ref().server_id, "c");
     }
 }
+
+#[tokio::test]
+async fn a_bidi_call_is_handed_back_before_the_servers_headers_so_the_caller_can_send_first() {
+    use interop::pb::{ResponseParameters, StreamingOutputCallRequest};
+    let Some(peer) = GoPeer::start_or_skip(&["--send_headers_with_first_message"]) else {
+        return;
+    };
+    let client = TestServiceClient::new(channel(peer.uri(), None).await);
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    // Call, then send, then read: the server answers (headers included) only
+    // after the first request.
+    let call = client.full_duplex_call(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let response = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("the call waited for headers the server sends only after a request")
+        .unwrap();
+    let mut stream = response.into_inner();
+    tx.send(StreamingOutputCallRequest {
+        response_type: PayloadType::Compressable.into(),
+        response_parameters: vec![ResponseParameters {
+            size: 4,
+            ..ResponseParameters::default()
+        }],
+        ..StreamingOutputCallRequest::default()
+    })
+    .await
+    .unwrap();
+    let reply = stream.message().await.unwrap().unwrap();
+    assert_eq!(reply.payload.unwrap().body.len(), 4);
+    assert!(
+        stream.headers().is_some(),
+        "the headers came with the reply"
+    );
+    drop(tx);
+    assert!(stream.message().await.unwrap().is_none());
+}

@@ -75,14 +75,22 @@ impl<S: futures_core::Stream> futures_core::Stream for Oks<S> {
 pub(crate) struct Streaming<S: futures_core::Stream> {
     messages: EncodeStream<Oks<S>, S::Item>,
     failure: SendFailure,
+    /// Told when the caller's stream has nothing to send yet.
+    waiting: Option<Arc<tokio::sync::Notify>>,
     done: bool,
 }
 
 impl<S: futures_core::Stream> Streaming<S> {
-    pub(crate) fn new(messages: S, encoder: Encoder, failure: SendFailure) -> Self {
+    pub(crate) fn new(
+        messages: S,
+        encoder: Encoder,
+        failure: SendFailure,
+        waiting: Option<Arc<tokio::sync::Notify>>,
+    ) -> Self {
         Self {
             messages: EncodeStream::new(Oks(Box::pin(messages)), encoder),
             failure,
+            waiting,
             done: false,
         }
     }
@@ -105,7 +113,13 @@ where
         if self.done {
             return Poll::Ready(None);
         }
-        Poll::Ready(match std::task::ready!(self.messages.poll_data(cx)) {
+        let polled = self.messages.poll_data(cx);
+        if polled.is_pending()
+            && let Some(waiting) = &self.waiting
+        {
+            waiting.notify_one();
+        }
+        Poll::Ready(match std::task::ready!(polled) {
             Encoded::Data(data) => Some(Ok(http_body::Frame::data(data))),
             Encoded::End => {
                 self.done = true;

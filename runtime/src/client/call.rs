@@ -2,6 +2,9 @@
 //! sends them through any transport, and reads the response head, messages and
 //! trailers back into a [`Response`] or the call's [`Status`].
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -294,7 +297,8 @@ impl<T: Transport> Client<T> {
     fn stream<Resp>(answered: Answered<Resp>) -> Response<Streaming<Resp>> {
         let mut extensions = answered.extensions;
         extensions.insert(answered.messages.received());
-        Response::from_parts(answered.metadata, answered.messages, extensions)
+        let messages = answered.messages.with_headers(answered.metadata.clone());
+        Response::from_parts(answered.metadata, messages, extensions)
     }
 
     /// Makes a unary call to `path` (`/package.Service/Method`).
@@ -352,7 +356,7 @@ impl<T: Transport> Client<T> {
         let cancel = request.extensions().get::<CancelHandle>().cloned();
         let failure = SendFailure::default();
         let call = deadline::run(deadline, cancel, async {
-            let prepared = self.prepare(request, path, encode_stream(failure.clone()))?;
+            let prepared = self.prepare(request, path, encode_stream(failure.clone(), None))?;
             Self::one(self.send(prepared, deadline).await?).await
         });
         call.await.map_err(|status| failure.or(status))
@@ -360,9 +364,17 @@ impl<T: Transport> Client<T> {
 
     /// Makes a bidirectional streaming call to `path`.
     ///
+    /// The call is handed back once the server's response headers arrive, or
+    /// as soon as `request`'s stream has nothing to send yet, whichever is
+    /// first: a server that sends its headers only with its first response
+    /// (grpc-go's default, etcd's Watch) cannot deadlock a caller who sends
+    /// after the call returns. Headers that arrive later are not in the
+    /// response's metadata; [`Streaming::headers`] has them either way.
+    ///
     /// # Errors
     ///
-    /// Returns the call's status when it fails before the response headers.
+    /// Returns the call's status when it fails before it is handed back;
+    /// later failures come from the stream.
     pub async fn streaming<S, Req: Message, Resp: Message>(
         &self,
         request: Request<S>,
@@ -374,11 +386,39 @@ impl<T: Transport> Client<T> {
         let deadline = deadline::of_request(&request);
         let cancel = request.extensions().get::<CancelHandle>().cloned();
         let failure = SendFailure::default();
-        let call = deadline::run(deadline, cancel, async {
-            let prepared = self.prepare(request, path, encode_stream(failure.clone()))?;
-            Ok(Self::stream(self.send(prepared, deadline).await?))
-        });
-        call.await.map_err(|status| failure.or(status))
+        let waiting = Arc::new(tokio::sync::Notify::new());
+        let prepared = match self.prepare(
+            request,
+            path,
+            encode_stream(failure.clone(), Some(Arc::clone(&waiting))),
+        ) {
+            Ok(prepared) => prepared,
+            Err(status) => return Err(failure.or(status)),
+        };
+        let this = self.clone();
+        let head_failure = failure.clone();
+        let mut head: Pin<Box<dyn Future<Output = Result<Answered<Resp>, Status>> + Send>> =
+            Box::pin(async move {
+                deadline::run(deadline, cancel, this.send(prepared, deadline))
+                    .await
+                    .map_err(|status| head_failure.or(status))
+            });
+        tokio::select! {
+            biased;
+            answered = &mut head => Ok(Self::stream(answered?)),
+            () = waiting.notified() => {
+                let rest = async move {
+                    let answered = head.await?;
+                    let metadata = answered.metadata.clone();
+                    Ok((metadata, Self::stream(answered).into_inner()))
+                };
+                let messages = Streaming::deferred(Box::pin(rest));
+                let mut response = Response::new(messages);
+                let received = response.get_ref().received();
+                response.extensions_mut().insert(received);
+                Ok(response)
+            }
+        }
     }
 }
 
@@ -386,13 +426,16 @@ fn encode_one<M: Message>(message: M, encoder: Encoder) -> Result<BoxBody, Statu
     Ok(BoxBody::new(Unary::new(encoder.encode_one(&message)?)))
 }
 
-fn encode_stream<S>(failure: SendFailure) -> impl FnOnce(S, Encoder) -> Result<BoxBody, Status>
+fn encode_stream<S>(
+    failure: SendFailure,
+    waiting: Option<Arc<tokio::sync::Notify>>,
+) -> impl FnOnce(S, Encoder) -> Result<BoxBody, Status>
 where
     S: futures_core::Stream<Item: Message> + Send + 'static,
 {
     move |messages, encoder| {
         Ok(BoxBody::new(body::Streaming::new(
-            messages, encoder, failure,
+            messages, encoder, failure, waiting,
         )))
     }
 }

@@ -1,11 +1,12 @@
 //! [`Streaming`]: the messages of a stream a call receives, decoded as they
 //! arrive; on a client, the status in the trailers ends it.
 
+use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use crate::base::body::{Message, StatusBody};
+use crate::base::body::{BoxBody, Message, StatusBody, status_body};
 use crate::base::metadata::MetadataMap;
 use crate::base::status::{self, Code, Status};
 use crate::codec::compression::ReceivedCompression;
@@ -24,8 +25,17 @@ pub struct Streaming<T> {
     received: ReceivedCompression,
     side: Side,
     state: State,
+    /// On a client: the response headers, once they arrived.
+    headers: Option<MetadataMap>,
+    /// On a client whose call was handed back before the response headers:
+    /// the rest of the call's start, which gives the real stream.
+    head: Option<Head<T>>,
     _message: PhantomData<fn() -> T>,
 }
+
+/// The start of a call still under way: the response headers and the stream.
+pub(crate) type Head<T> =
+    Pin<Box<dyn Future<Output = Result<(MetadataMap, Streaming<T>), Status>> + Send>>;
 
 /// Which end of a call reads the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +107,37 @@ impl<T> Streaming<T> {
             received,
             side,
             state,
+            headers: None,
+            head: None,
             _message: PhantomData,
         }
+    }
+
+    /// A client's stream whose response headers have not arrived yet: `head`
+    /// gives them and the stream.
+    pub(crate) fn deferred(head: Head<T>) -> Self {
+        let mut stream = Self::new(
+            status_body(BoxBody::empty()),
+            Decoder::new(None, 0),
+            ReceivedCompression::new(),
+            Side::Client,
+            State::Open,
+        );
+        stream.head = Some(head);
+        stream
+    }
+
+    /// Keeps the response headers, for [`headers`](Self::headers).
+    pub(crate) fn with_headers(mut self, headers: MetadataMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// On a client: the response headers, once they have arrived (a
+    /// bidirectional call may be handed back before they do; reading a
+    /// message waits for them).
+    pub fn headers(&self) -> Option<&MetadataMap> {
+        self.headers.as_ref()
     }
 
     /// The record of which messages arrived compressed.
@@ -134,6 +173,19 @@ impl<T: Message> Streaming<T> {
     }
 
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        if let Some(head) = self.head.as_mut() {
+            let started = ready!(head.as_mut().poll(cx));
+            self.head = None;
+            match started {
+                Ok((headers, stream)) => {
+                    // The record handed out with the response stays the one.
+                    let received = self.received.clone();
+                    *self = stream.with_headers(headers);
+                    self.received = received;
+                }
+                Err(status) => return Poll::Ready(self.fail(status)),
+            }
+        }
         if !matches!(self.state, State::Open) {
             return Poll::Ready(Ok(None));
         }
