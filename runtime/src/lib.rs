@@ -6,7 +6,9 @@
 //! the protobuf runtime ([`prost`] and [`prost_types`]) the generated messages use,
 //! so a user's `Cargo.toml` names `rust-grpc` and nothing else. The transport is
 //! hyper and h2, never HTTP/2 of our own: the server is a lean call path on hyper's
-//! HTTP/2 server, and channels are tonic's.
+//! HTTP/2 server, and [`Channel`] (resolver, subchannels, load balancing, service
+//! config, retries) runs on hyper's HTTP/2 client. Generated clients also take any
+//! tower transport, tonic's `Channel` included.
 //!
 //! The crate is built in layers, each a folder that imports only the ones below
 //! it: `base` (statuses, bodies, metadata rules, deadlines) -> `codec` (the one
