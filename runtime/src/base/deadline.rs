@@ -198,6 +198,12 @@ mod tests {
             (Duration::from_secs(200_000_000), "3333334M"),
             (Duration::from_secs(u64::MAX), "99999999H"),
             (Duration::ZERO, "1n"),
+            (Duration::from_nanos(99_999_999), "99999999n"),
+            (Duration::from_secs(1), "1000000u"),
+            (Duration::from_secs(100_000), "100000S"),
+            (Duration::from_secs(100_000_000), "1666667M"),
+            (Duration::new(100, 1), "100001m"),
+            (Duration::MAX, "99999999H"),
         ];
         for (timeout, want) in cases {
             let value = encode_grpc_timeout(timeout);

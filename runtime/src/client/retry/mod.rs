@@ -24,7 +24,6 @@ mod retrying;
 mod throttle;
 
 use std::future::Future;
-use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -164,7 +163,10 @@ impl<F> Attempts<F> {
             head.headers.remove(PREVIOUS_ATTEMPTS);
         }
         if let Some(left) = left {
-            head.headers.insert(GRPC_TIMEOUT, grpc_timeout(left));
+            head.headers.insert(
+                GRPC_TIMEOUT,
+                crate::base::deadline::encode_grpc_timeout(left),
+            );
         }
         let future = (self.send)(http::Request::from_parts(head, body));
         Ok(Started {
@@ -209,58 +211,5 @@ fn outcome<B>(result: Result<http::Response<B>, AttemptError>) -> Outcome<B> {
     }
 }
 
-/// A `grpc-timeout` value for `timeout`: at most eight digits in the finest
-/// unit that holds it, rounded up so the server never gives up first.
-fn grpc_timeout(timeout: Duration) -> http::HeaderValue {
-    const MAX: u128 = 99_999_999;
-    const NANOS_PER_HOUR: u128 = 3_600_000_000_000;
-    let nanos = timeout.as_nanos();
-    let units: [(u128, char); 6] = [
-        (1, 'n'),
-        (1_000, 'u'),
-        (1_000_000, 'm'),
-        (1_000_000_000, 'S'),
-        (60_000_000_000, 'M'),
-        (NANOS_PER_HOUR, 'H'),
-    ];
-    let (value, unit) = units
-        .iter()
-        .map(|&(size, unit)| (nanos.div_ceil(size), unit))
-        .find(|&(value, _)| value <= MAX)
-        .unwrap_or((MAX, 'H'));
-    http::HeaderValue::from_str(&format!("{value}{unit}"))
-        .unwrap_or_else(|_| http::HeaderValue::from_static("99999999H"))
-}
-
 #[cfg(test)]
 mod testing;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grpc_timeouts_use_the_finest_unit_that_fits_eight_digits() {
-        let cases = [
-            (Duration::from_nanos(1), "1n"),
-            (Duration::from_nanos(99_999_999), "99999999n"),
-            (Duration::from_millis(100), "100000u"),
-            (Duration::from_secs(1), "1000000u"),
-            (Duration::from_secs(100), "100000m"),
-            (Duration::from_secs(100_000), "100000S"),
-            (Duration::from_secs(100_000_000), "1666667M"),
-            (Duration::MAX, "99999999H"),
-        ];
-        for (timeout, expected) in cases {
-            assert_eq!(grpc_timeout(timeout), expected, "{timeout:?}");
-        }
-    }
-
-    #[test]
-    fn grpc_timeouts_round_up() {
-        assert_eq!(grpc_timeout(Duration::new(100, 1)), "100001m");
-        let parsed =
-            crate::base::deadline::parse_grpc_timeout(&grpc_timeout(Duration::new(100, 1)));
-        assert!(parsed.unwrap() >= Duration::new(100, 1));
-    }
-}
