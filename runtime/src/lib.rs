@@ -79,6 +79,7 @@ pub mod channel {
         ChannelControl, LoadBalancer, LoadBalancerBuilder, Pick, PickInfo, Picker,
     };
     pub use crate::client::channel::{Body, Channel, Endpoint};
+    pub use crate::client::credentials::CallCredentials;
     pub use crate::client::resolver::{Address, ResolveNow, Resolver, ResolverUpdate};
     pub use crate::client::service_config::{
         HedgingPolicy, MethodConfig, RetryPolicy, RetryThrottling, ServiceConfig,

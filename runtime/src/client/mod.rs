@@ -8,6 +8,7 @@ pub(crate) mod body;
 pub(crate) mod call;
 pub(crate) mod channel;
 pub(crate) mod connection;
+pub(crate) mod credentials;
 pub(crate) mod deadline;
 pub(crate) mod error;
 pub(crate) mod resolver;

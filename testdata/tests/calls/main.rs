@@ -4,6 +4,7 @@
 //! module is one subject.
 
 mod compression;
+mod credentials;
 mod deadlines;
 mod interceptors;
 mod limits;

@@ -13,6 +13,7 @@ use crate::client::balancer::{self, LoadBalancerBuilder, Picker, QueuePicker};
 use crate::client::channel::worker::{self, Activity, Applied, Setup, Wiring};
 use crate::client::channel::{Channel, Shared};
 use crate::client::connection::{Connector, Dialer};
+use crate::client::credentials::CallCredentials;
 use crate::client::error::Error;
 use crate::client::resolver::{self, Resolver};
 use crate::client::service_config::ServiceConfig;
@@ -49,6 +50,7 @@ pub struct Endpoint {
     policies: Vec<Arc<dyn LoadBalancerBuilder>>,
     policy: &'static str,
     default_config: Option<ServiceConfig>,
+    credentials: Option<Arc<dyn CallCredentials>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -79,6 +81,7 @@ impl Endpoint {
             policies: balancer::builtin(),
             policy: "pick_first",
             default_config: None,
+            credentials: None,
         }
     }
 
@@ -349,6 +352,17 @@ impl Endpoint {
         }
     }
 
+    /// Adds `credentials`' metadata to every call (fetched per call, so a
+    /// token can be refreshed); refused over plaintext unless the credentials
+    /// allow it.
+    #[must_use]
+    pub fn call_credentials(self, credentials: impl CallCredentials) -> Self {
+        Self {
+            credentials: Some(Arc::new(credentials)),
+            ..self
+        }
+    }
+
     fn builder(&self, name: &str) -> Option<Arc<dyn LoadBalancerBuilder>> {
         self.policies
             .iter()
@@ -487,6 +501,8 @@ impl Endpoint {
                     ))
                 }),
                 timeout: self.timeout,
+                tls,
+                credentials: self.credentials.clone(),
                 pickers,
                 state,
                 config,

@@ -24,6 +24,7 @@ use crate::base::body::{BoxBody, BoxFuture};
 use crate::base::deadline;
 use crate::base::status::{self, Status};
 use crate::client::balancer::{Pick, PickInfo, Picker};
+use crate::client::credentials::{self, CallCredentials};
 use crate::client::retry::{self, AttemptError, Policy};
 use crate::client::service_config::MethodConfig;
 use crate::client::state::ConnectivityState;
@@ -47,6 +48,8 @@ struct Shared {
     authority: http::uri::Authority,
     user_agent: http::HeaderValue,
     timeout: Option<Duration>,
+    tls: bool,
+    credentials: Option<Arc<dyn CallCredentials>>,
     pickers: watch::Receiver<Arc<dyn Picker>>,
     state: watch::Receiver<ConnectivityState>,
     config: watch::Receiver<Arc<worker::Applied>>,
@@ -121,6 +124,9 @@ impl Channel {
         mut request: http::Request<BoxBody>,
     ) -> Result<http::Response<Body>, Status> {
         self.complete(&mut request);
+        if let Some(credentials) = &self.shared.credentials {
+            credentials::apply(&**credentials, self.shared.tls, &mut request).await?;
+        }
         let applied = Arc::clone(&self.shared.config.borrow());
         let method = applied.config.method_config(request.uri().path());
         let wait_for_ready = request
