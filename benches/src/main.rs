@@ -22,6 +22,7 @@
 
 use std::process::ExitCode;
 
+mod client;
 mod harness;
 mod load;
 mod procfs;
@@ -52,12 +53,38 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("client") => match client_cell(&args[1..]) {
+            Ok(table) => {
+                print!("{table}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("benches client: {error}");
+                ExitCode::from(2)
+            }
+        },
         _ => harness::run(&args),
     }
 }
 
 /// One streaming cell with the harness's full-run shape against `ADDR`, whose
 /// process `PID` is charged the CPU time.
+fn client_cell(args: &[String]) -> Result<String, String> {
+    let usage = "usage: benches client ADDR [SECONDS]";
+    let [addr, rest @ ..] = args else {
+        return Err(usage.to_string());
+    };
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("{addr}: not an address"))?;
+    let secs = match rest {
+        [] => 5,
+        [secs] => secs.parse().map_err(|_| format!("{secs}: not seconds"))?,
+        _ => return Err(usage.to_string()),
+    };
+    client::run(addr, std::time::Duration::from_secs(secs))
+}
+
 fn stream_cell(args: &[String]) -> Result<String, String> {
     let usage = "usage: benches stream <bidi|server> ADDR PID [SECONDS]";
     let [kind, addr, pid, rest @ ..] = args else {
