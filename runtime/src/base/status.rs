@@ -47,16 +47,26 @@ pub(crate) fn from_transport_error(
     }
     // The whole error stays the source, so its chain (a TLS alert, an I/O
     // error) is still there for the caller to read.
-    let mut message = format!("the connection failed: {error}");
-    let mut cause = error.source();
-    while let Some(err) = cause {
-        message.push_str(": ");
-        message.push_str(&err.to_string());
-        cause = err.source();
-    }
-    let mut unavailable = Status::unavailable(message);
+    let mut unavailable =
+        Status::unavailable(format!("the connection failed: {}", describe(&*error)));
     unavailable.set_source(error);
     unavailable
+}
+
+/// An error and its sources as one line, each text once (I/O errors wrapped
+/// by hyper and h2 repeat their cause's words).
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(err) = source {
+        let more = err.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = err.source();
+    }
+    text
 }
 
 /// An error shared with the status that carries it: reads as the error itself,

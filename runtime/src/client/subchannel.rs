@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, mpsc};
 
-use crate::base::status::Status;
+use crate::base::status::{self, Status};
 use crate::client::backoff::{Backoff, BackoffConfig};
 use crate::client::connection::{Connector, Sender};
 use crate::client::resolver::Address;
@@ -118,7 +118,10 @@ impl Subchannel {
 
     /// Why its last connection attempt failed, if it did.
     pub fn last_error(&self) -> Option<String> {
-        self.lock().error.as_ref().map(|err| chain(&**err))
+        self.lock()
+            .error
+            .as_ref()
+            .map(|err| status::describe(&**err))
     }
 
     /// Starts connecting if IDLE; does nothing otherwise.
@@ -158,7 +161,7 @@ impl Subchannel {
                 let mut status = Status::unavailable(format!(
                     "cannot connect to {}: {}",
                     self.0.address,
-                    chain(&*error)
+                    status::describe(&*error)
                 ));
                 status.set_source(error);
                 status
@@ -267,7 +270,7 @@ async fn run(
                         format!("connecting timed out after {timeout:?}"),
                     ),
                 };
-                tracing::debug!(address = %shared.address, error = %chain(&error), "connect failed");
+                tracing::debug!(address = %shared.address, error = %status::describe(&error), "connect failed");
                 let error = Arc::new(error);
                 if !set(&shared, &events, TransientFailure, |inner| {
                     inner.error = Some(error);
@@ -284,21 +287,6 @@ async fn run(
         }
     }
     let _ = set(&shared, &events, Shutdown, |inner| inner.sender = None);
-}
-
-/// An error and its sources, as one line.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(err) = source {
-        let more = err.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = err.source();
-    }
-    text
 }
 
 /// Resolves once the subchannel is shut down.
