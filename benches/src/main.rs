@@ -70,19 +70,26 @@ fn main() -> ExitCode {
 /// One streaming cell with the harness's full-run shape against `ADDR`, whose
 /// process `PID` is charged the CPU time.
 fn client_cell(args: &[String]) -> Result<String, String> {
-    let usage = "usage: benches client ADDR [SECONDS]";
+    let usage = "usage: benches client ADDR [SECONDS [CHANNEL:CONCURRENCY]] (e.g. ours:64, to profile one cell)";
     let [addr, rest @ ..] = args else {
         return Err(usage.to_string());
     };
     let addr = addr
         .parse()
         .map_err(|_| format!("{addr}: not an address"))?;
-    let secs = match rest {
-        [] => 5,
-        [secs] => secs.parse().map_err(|_| format!("{secs}: not seconds"))?,
+    let (secs, only) = match rest {
+        [] => (5, None),
+        [secs] => (
+            secs.parse().map_err(|_| format!("{secs}: not seconds"))?,
+            None,
+        ),
+        [secs, only] => (
+            secs.parse().map_err(|_| format!("{secs}: not seconds"))?,
+            Some(only.as_str()),
+        ),
         _ => return Err(usage.to_string()),
     };
-    client::run(addr, std::time::Duration::from_secs(secs))
+    client::run(addr, std::time::Duration::from_secs(secs), only)
 }
 
 fn stream_cell(args: &[String]) -> Result<String, String> {

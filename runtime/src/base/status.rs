@@ -96,6 +96,9 @@ pub(crate) fn from_headers(headers: &http::HeaderMap) -> Option<Status> {
         .ok()
         .and_then(|c| c.parse::<i32>().ok())
     {
+        // No caller reads an OK status's message or metadata (OK trailers
+        // are read as metadata), so it is not built.
+        Some(0) => return Some(Status::new(Code::Ok, "")),
         Some(code) => Code::from(code),
         None => {
             return Some(Status::unknown(format!(

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::client::conn::http2;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::base::body::BoxBody;
 use crate::client::resolver::{Address, Inner};
+use crate::transport::coalesce::Coalesce;
 
 /// A byte stream a connection can run over.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -116,7 +117,7 @@ impl Connector {
 
     async fn handshake(&self, io: Box<dyn Io>) -> std::io::Result<(Sender, Driver)> {
         let settings = &self.http2;
-        let mut builder = http2::Builder::new(TokioExecutor::new());
+        let mut builder = http2::Builder::new(crate::transport::executor::Boxing);
         builder.timer(TokioTimer::new());
         if let Some(interval) = settings.keep_alive_interval {
             builder
@@ -143,7 +144,7 @@ impl Connector {
             heard: Some(heard),
         };
         let (sender, connection) = builder
-            .handshake(TokioIo::new(io))
+            .handshake(TokioIo::new(Coalesce::new(io)))
             .await
             .map_err(std::io::Error::other)?;
         let mut driver: Driver = Box::pin(connection);

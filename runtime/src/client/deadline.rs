@@ -36,40 +36,74 @@ pub(crate) fn exceeded() -> Status {
 
 /// Runs `call` until `deadline` (then DEADLINE_EXCEEDED) or until `cancel` is
 /// cancelled (then CANCELLED).
-pub(crate) async fn run<T>(
+pub(crate) fn run<T, F>(
     deadline: Option<Instant>,
     cancel: Option<CancelHandle>,
-    call: impl Future<Output = Result<T, Status>>,
-) -> Result<T, Status> {
-    let call = within(deadline, call);
-    match cancel {
-        None => call.await,
-        Some(cancel) => tokio::select! {
-            biased;
-            () = cancel.cancelled() => Err(cancelled()),
-            result = call => result,
-        },
+    call: F,
+) -> Bounded<F>
+where
+    F: Future<Output = Result<T, Status>>,
+{
+    Bounded {
+        call,
+        sleep: deadline.map(tokio::time::sleep_until),
+        cancelled: cancel.map(|cancel| -> Pin<Box<dyn Future<Output = ()> + Send>> {
+            Box::pin(async move { cancel.cancelled().await })
+        }),
+        deadline,
+    }
+}
+
+/// Runs `call` until `deadline`, then gives DEADLINE_EXCEEDED.
+pub(crate) fn within<T, F>(deadline: Option<Instant>, call: F) -> Bounded<F>
+where
+    F: Future<Output = Result<T, Status>>,
+{
+    run(deadline, None, call)
+}
+
+pin_project_lite::pin_project! {
+    /// A call bounded by its deadline and its caller's cancellation. A plain
+    /// future, not `select!` or `timeout_at` in match arms, which would give
+    /// the call's future several slots in the caller's.
+    pub(crate) struct Bounded<F> {
+        #[pin]
+        call: F,
+        #[pin]
+        sleep: Option<Sleep>,
+        cancelled: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+        deadline: Option<Instant>,
+    }
+}
+
+impl<T, F> Future for Bounded<F>
+where
+    F: Future<Output = Result<T, Status>>,
+{
+    type Output = Result<T, Status>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Some(cancelled) = this.cancelled
+            && cancelled.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(self::cancelled()));
+        }
+        if let Poll::Ready(result) = this.call.poll(cx) {
+            return Poll::Ready(result.map_err(|status| fix(status, *this.deadline)));
+        }
+        if let Some(sleep) = this.sleep.as_pin_mut()
+            && sleep.poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(exceeded()));
+        }
+        Poll::Pending
     }
 }
 
 /// The status of a call its caller cancelled.
 pub(crate) fn cancelled() -> Status {
     Status::cancelled("the call was cancelled by its caller")
-}
-
-/// Runs `call` until `deadline`, then gives DEADLINE_EXCEEDED.
-async fn within<T>(
-    deadline: Option<Instant>,
-    call: impl Future<Output = Result<T, Status>>,
-) -> Result<T, Status> {
-    let result = match deadline {
-        Some(at) => match tokio::time::timeout_at(at, call).await {
-            Ok(result) => result,
-            Err(_) => return Err(exceeded()),
-        },
-        None => call.await,
-    };
-    result.map_err(|status| fix(status, deadline))
 }
 
 /// A server may reset the call at its deadline (grpc-go does) a moment before

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioTimer;
+
+use crate::transport::executor::Boxing;
 use tower::layer::util::{Identity, Stack};
 
 use crate::server::trace::TraceLayer;
@@ -91,7 +93,7 @@ pub struct Server<L = Stack<TraceLayer, Identity>> {
 
 #[derive(Clone)]
 pub(crate) struct Settings {
-    pub(crate) http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    pub(crate) http2: hyper::server::conn::http2::Builder<Boxing>,
     pub(crate) ping_policy: Option<keepalive::Policy>,
     pub(crate) max_connection_age: Option<Duration>,
     pub(crate) max_connection_age_grace: Option<Duration>,
@@ -112,7 +114,7 @@ impl Server {
     /// A builder with rust-grpc's safe defaults, tracing each call
     /// ([`crate::trace`]).
     pub fn builder() -> Server<Stack<TraceLayer, Identity>> {
-        let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        let mut http2 = hyper::server::conn::http2::Builder::new(Boxing);
         http2
             .timer(TokioTimer::new())
             .max_concurrent_streams(DEFAULT_MAX_CONCURRENT_STREAMS)
@@ -137,10 +139,7 @@ impl Server {
 }
 
 impl<L> Server<L> {
-    fn http2(
-        mut self,
-        set: impl FnOnce(&mut hyper::server::conn::http2::Builder<TokioExecutor>),
-    ) -> Self {
+    fn http2(mut self, set: impl FnOnce(&mut hyper::server::conn::http2::Builder<Boxing>)) -> Self {
         set(&mut self.settings.http2);
         self
     }

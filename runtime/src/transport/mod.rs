@@ -1,7 +1,9 @@
 //! What sits beside hyper's HTTP/2: the keepalive ping policy and GOAWAY, write
-//! gathering, TLS and Unix sockets.
+//! gathering, the executor of hyper's per-stream tasks, TLS and Unix sockets.
 
+pub(crate) mod coalesce;
 pub(crate) mod error;
+pub(crate) mod executor;
 pub(crate) mod gather;
 pub(crate) mod keepalive;
 #[cfg(feature = "tls")]

@@ -196,19 +196,7 @@ impl Channel {
                                     continue;
                                 }
                                 None => {
-                                    let error = err.into_error();
-                                    if never_sent(&error) {
-                                        // Its connection is closing: let the
-                                        // policy move on before the retry.
-                                        let wait = Duration::from_secs(1);
-                                        let _ = tokio::time::timeout(wait, pickers.changed()).await;
-                                        return Err(AttemptError::Unprocessed(
-                                            Status::unavailable(format!(
-                                                "the connection closed before the call was sent: {error}"
-                                            )),
-                                        ));
-                                    }
-                                    return Err(classify(error));
+                                    return Err(Box::pin(failed(err.into_error(), pickers)).await);
                                 }
                             },
                         }
@@ -218,24 +206,8 @@ impl Channel {
                 Pick::Fail(status) if !wait_for_ready => return Err(AttemptError::Failed(status)),
                 Pick::Fail(_) => {}
             }
-            // Wait for the policy's next picker.
-            let changed = pickers.changed();
-            let changed = match deadline {
-                Some(at) => match tokio::time::timeout_at(at, changed).await {
-                    Ok(changed) => changed,
-                    Err(_) => {
-                        return Err(AttemptError::Failed(Status::deadline_exceeded(
-                            "the deadline passed while the call waited for a connection",
-                        )));
-                    }
-                },
-                None => changed.await,
-            };
-            if changed.is_err() {
-                return Err(AttemptError::Failed(Status::unavailable(
-                    "the channel is shut down",
-                )));
-            }
+            // Boxed: the call's future stays small for the usual ready pick.
+            Box::pin(next_picker(&mut pickers, deadline)).await?;
         }
     }
 
@@ -287,6 +259,42 @@ impl Channel {
     }
 }
 
+/// Waits for the policy's next picker, until `deadline`.
+async fn next_picker(
+    pickers: &mut watch::Receiver<Arc<dyn Picker>>,
+    deadline: Option<Instant>,
+) -> Result<(), AttemptError> {
+    let changed = pickers.changed();
+    let changed = match deadline {
+        Some(at) => match tokio::time::timeout_at(at, changed).await {
+            Ok(changed) => changed,
+            Err(_) => {
+                return Err(AttemptError::Failed(Status::deadline_exceeded(
+                    "the deadline passed while the call waited for a connection",
+                )));
+            }
+        },
+        None => changed.await,
+    };
+    changed.map_err(|_| AttemptError::Failed(Status::unavailable("the channel is shut down")))
+}
+
+/// The attempt error of a request hyper failed to send or answer.
+async fn failed(
+    error: hyper::Error,
+    mut pickers: watch::Receiver<Arc<dyn Picker>>,
+) -> AttemptError {
+    if never_sent(&error) {
+        // Its connection is closing: let the policy move on before the retry.
+        let wait = Duration::from_secs(1);
+        let _ = tokio::time::timeout(wait, pickers.changed()).await;
+        return AttemptError::Unprocessed(Status::unavailable(format!(
+            "the connection closed before the call was sent: {error}"
+        )));
+    }
+    classify(error)
+}
+
 /// The attempt error of a request that was sent: one the server's
 /// application never saw (refused, or above a graceful GOAWAY's last stream)
 /// may be sent again at once.
@@ -325,6 +333,9 @@ impl tower::Service<http::Request<BoxBody>> for Channel {
     }
 
     fn call(&mut self, request: http::Request<BoxBody>) -> Self::Future {
-        Box::pin(self.clone().call(request))
+        let f = self.clone().call(request);
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| eprintln!("SIZE channel call future {}", std::mem::size_of_val(&f)));
+        Box::pin(f)
     }
 }

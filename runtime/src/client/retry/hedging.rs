@@ -66,8 +66,7 @@ where
                     next = None;
                     continue;
                 }
-                let attempt = attempts.start(sent)?;
-                in_flight.push(boxed(attempt));
+                in_flight.push(attempts.start(sent)?);
                 sent += 1;
                 next = if sent < policy.max_attempts() {
                     // A delay too long for the clock means no more hedges.
@@ -101,7 +100,7 @@ where
                 };
                 if unprocessed && transparent > 0 && attempts.can_resend() {
                     transparent -= 1;
-                    in_flight.push(boxed(attempts.start(attempt.previous)?));
+                    in_flight.push(attempts.start(attempt.previous)?);
                     continue;
                 }
                 if !policy.is_non_fatal(status.code()) {
@@ -118,14 +117,6 @@ where
                 last_failure = Some(status);
             }
         }
-    }
-}
-
-fn boxed<Fut>(attempt: Started<Fut>) -> Started<Pin<Box<Fut>>> {
-    Started {
-        id: attempt.id,
-        previous: attempt.previous,
-        future: Box::pin(attempt.future),
     }
 }
 

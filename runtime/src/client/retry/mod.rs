@@ -24,6 +24,7 @@ mod retrying;
 mod throttle;
 
 use std::future::Future;
+use std::pin::Pin;
 
 use tokio::time::Instant;
 
@@ -88,7 +89,11 @@ where
     F: FnMut(http::Request<BoxBody>) -> Fut,
     Fut: Future<Output = Result<http::Response<B>, AttemptError>> + Send,
 {
-    let (head, body) = request.into_parts();
+    let (mut head, body) = request.into_parts();
+    // The connection below reads none of them: no attempt carries a copy.
+    head.extensions = http::Extensions::new();
+    // The channel's to send, on retries only; never the caller's.
+    head.headers.remove(PREVIOUS_ATTEMPTS);
     let mut attempts = Attempts {
         head,
         replay: Replay::new(body, buffer_limit).await,
@@ -96,19 +101,18 @@ where
         send: attempt,
         next_id: 0,
     };
+    // Policies are boxed: a call's future stays small (it is allocated and
+    // moved per call) when, as usual, it has none.
     let run = async {
         match policy {
-            Policy::None => retrying::run(&mut attempts, None, throttle).await,
-            Policy::Retry(policy) => retrying::run(&mut attempts, Some(policy), throttle).await,
-            Policy::Hedging(policy) => hedging::run(&mut attempts, policy, throttle).await,
+            Policy::None => retrying::transparent(&mut attempts, throttle).await,
+            Policy::Retry(policy) => Box::pin(retrying::run(&mut attempts, policy, throttle)).await,
+            Policy::Hedging(policy) => {
+                Box::pin(hedging::run(&mut attempts, policy, throttle)).await
+            }
         }
     };
-    match deadline {
-        Some(at) => tokio::time::timeout_at(at, run)
-            .await
-            .unwrap_or_else(|_| Err(deadline::exceeded())),
-        None => run.await,
-    }
+    deadline::within(deadline, run).await
 }
 
 /// What every attempt of one call is made from.
@@ -133,16 +137,15 @@ const PREVIOUS_ATTEMPTS: http::HeaderName =
 const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
 
 impl<F> Attempts<F> {
-    /// Sends an attempt that follows `previous` counted ones.
+    /// The request of an attempt that follows `previous` counted ones, and
+    /// the attempt's id. Callers send it with `self.send` and await it in
+    /// the same expression, so the attempt's future has one slot in theirs.
     ///
     /// # Errors
     ///
     /// DEADLINE_EXCEEDED if no time is left; INTERNAL if the body cannot be
     /// sent again (callers check [`Replay::committed_to`] first).
-    fn start<Fut>(&mut self, previous: u32) -> Result<Started<Fut>, Status>
-    where
-        F: FnMut(http::Request<BoxBody>) -> Fut,
-    {
+    fn next(&mut self, previous: u32) -> Result<(usize, http::Request<BoxBody>), Status> {
         let left = match self.deadline {
             Some(at) => match at.checked_duration_since(Instant::now()) {
                 Some(left) if !left.is_zero() => Some(left),
@@ -159,8 +162,6 @@ impl<F> Attempts<F> {
         let mut head = self.head.clone();
         if previous > 0 {
             head.headers.insert(PREVIOUS_ATTEMPTS, previous.into());
-        } else {
-            head.headers.remove(PREVIOUS_ATTEMPTS);
         }
         if let Some(left) = left {
             head.headers.insert(
@@ -168,11 +169,24 @@ impl<F> Attempts<F> {
                 crate::base::deadline::encode_grpc_timeout(left),
             );
         }
-        let future = (self.send)(http::Request::from_parts(head, body));
+        Ok((id, http::Request::from_parts(head, body)))
+    }
+
+    /// Sends an attempt that follows `previous` counted ones, boxed, for
+    /// callers that keep several.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::next`].
+    fn start<Fut>(&mut self, previous: u32) -> Result<Started<Pin<Box<Fut>>>, Status>
+    where
+        F: FnMut(http::Request<BoxBody>) -> Fut,
+    {
+        let (id, request) = self.next(previous)?;
         Ok(Started {
             id,
             previous,
-            future,
+            future: Box::pin((self.send)(request)),
         })
     }
 

@@ -28,6 +28,8 @@ pub(crate) struct Replay {
 }
 
 enum Kind {
+    /// The whole body was one data frame (a unary request), read up front.
+    One(Bytes),
     /// The whole body, read up front.
     Held(Arc<[Recorded]>),
     /// Recorded as attempts send it.
@@ -156,6 +158,13 @@ impl Replay {
             .await;
         }
         if matches!(end, Some(Ok(()))) && bytes <= limit {
+            if frames.len() == 1
+                && let Some(Recorded::Data(data)) = frames.front()
+            {
+                return Self {
+                    kind: Kind::One(data.clone()),
+                };
+            }
             return Self {
                 kind: Kind::Held(frames.into_iter().collect()),
             };
@@ -185,6 +194,7 @@ impl Replay {
     /// another attempt, so this one cannot send the whole body.
     pub(crate) fn body(&mut self, id: usize) -> Option<BoxBody> {
         match &mut self.kind {
+            Kind::One(data) => Some(BoxBody::new(ReplayBody::One(Some(data.clone())))),
             Kind::Held(frames) => Some(BoxBody::new(ReplayBody::Held {
                 frames: frames.clone(),
                 cursor: 0,
@@ -218,7 +228,7 @@ impl Replay {
     /// limit or failed), if it did: no other attempt may be started.
     pub(crate) fn committed_to(&self) -> Option<usize> {
         match &self.kind {
-            Kind::Held(_) => None,
+            Kind::One(_) | Kind::Held(_) => None,
             Kind::Once(_) => Some(0),
             Kind::Shared(shared) => lock(&shared.state).leader,
         }
@@ -242,6 +252,7 @@ impl Replay {
 
 /// One attempt's copy of the body.
 enum ReplayBody {
+    One(Option<Bytes>),
     Held {
         frames: Arc<[Recorded]>,
         cursor: usize,
@@ -263,6 +274,7 @@ impl http_body::Body for ReplayBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         match self.get_mut() {
+            Self::One(data) => Poll::Ready(data.take().map(|data| Ok(Frame::data(data)))),
             Self::Held { frames, cursor } => {
                 let frame = frames.get(*cursor).cloned();
                 *cursor += usize::from(frame.is_some());
@@ -274,6 +286,7 @@ impl http_body::Body for ReplayBody {
 
     fn is_end_stream(&self) -> bool {
         match self {
+            Self::One(data) => data.is_none(),
             Self::Held { frames, cursor } => *cursor >= frames.len(),
             Self::Shared { .. } => false,
         }
@@ -281,6 +294,7 @@ impl http_body::Body for ReplayBody {
 
     fn size_hint(&self) -> SizeHint {
         match self {
+            Self::One(data) => SizeHint::with_exact(data.as_ref().map_or(0, Bytes::len) as u64),
             Self::Held { frames, cursor } => {
                 let left = frames
                     .iter()
@@ -386,10 +400,45 @@ mod tests {
         Bytes::from_static(data)
     }
 
+    /// A body of known size in several frames, all ready.
+    struct Frames(VecDeque<Bytes>);
+
+    impl http_body::Body for Frames {
+        type Data = Bytes;
+        type Error = Status;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+            Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            SizeHint::with_exact(self.0.iter().map(Bytes::len).sum::<usize>() as u64)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_known_body_of_several_frames_that_fits_is_held_and_every_attempt_replays_it() {
+        let frames = Frames([chunk(b"hel"), chunk(b"lo")].into());
+        let mut replay = Replay::new(BoxBody::new(frames), 1024).await;
+        assert!(matches!(replay.kind, Kind::Held(_)));
+        assert_eq!(replay.committed_to(), None);
+        for id in [0, 1, 7] {
+            let body = replay.body(id).unwrap();
+            assert_eq!(body.size_hint().exact(), Some(5));
+            assert_eq!(read_all(body).await.unwrap(), b"hello");
+        }
+    }
+
     #[tokio::test]
     async fn a_known_body_that_fits_is_held_and_every_attempt_replays_it() {
         let mut replay = Replay::new(unary(b"hello"), 1024).await;
-        assert!(matches!(replay.kind, Kind::Held(_)));
+        assert!(
+            matches!(replay.kind, Kind::One(_)),
+            "one message: no record"
+        );
         assert_eq!(replay.committed_to(), None);
         for id in [0, 1, 7] {
             let body = replay.body(id).unwrap();

@@ -13,9 +13,37 @@ use crate::client::retry::backoff::{self, Backoff, Pushback};
 use crate::client::retry::{AttemptError, Attempts, Outcome, RetryThrottle, outcome};
 use crate::client::service_config::RetryPolicy;
 
+/// A call with no policy: only transparent retries, with no backoff.
+pub(super) async fn transparent<F, Fut, B>(
+    attempts: &mut Attempts<F>,
+    throttle: Option<&RetryThrottle>,
+) -> Result<http::Response<B>, Status>
+where
+    F: FnMut(http::Request<BoxBody>) -> Fut,
+    Fut: Future<Output = Result<http::Response<B>, AttemptError>>,
+{
+    let mut transparent = super::TRANSPARENT_RETRIES;
+    loop {
+        let (id, request) = attempts.next(0)?;
+        match outcome((attempts.send)(request).await) {
+            Outcome::Committed(response) => {
+                attempts.replay.commit(id);
+                if let Some(throttle) = throttle {
+                    throttle.record_success();
+                }
+                return Ok(response);
+            }
+            Outcome::Failed {
+                unprocessed: true, ..
+            } if transparent > 0 && attempts.can_resend() => transparent -= 1,
+            Outcome::Failed { status, .. } => return Err(status),
+        }
+    }
+}
+
 pub(super) async fn run<F, Fut, B>(
     attempts: &mut Attempts<F>,
-    policy: Option<&RetryPolicy>,
+    policy: &RetryPolicy,
     throttle: Option<&RetryThrottle>,
 ) -> Result<http::Response<B>, Status>
 where
@@ -27,10 +55,10 @@ where
     let mut transparent = super::TRANSPARENT_RETRIES;
     let mut backoff = Backoff::new();
     loop {
-        let attempt = attempts.start(counted)?;
-        let (status, unprocessed) = match outcome(attempt.future.await) {
+        let (id, request) = attempts.next(counted)?;
+        let (status, unprocessed) = match outcome((attempts.send)(request).await) {
             Outcome::Committed(response) => {
-                attempts.replay.commit(attempt.id);
+                attempts.replay.commit(id);
                 if let Some(throttle) = throttle {
                     throttle.record_success();
                 }
@@ -45,9 +73,6 @@ where
             transparent -= 1;
             continue;
         }
-        let Some(policy) = policy else {
-            return Err(status);
-        };
         counted += 1;
         let Some(wait) = retry_after(policy, throttle, &status, counted, &mut backoff) else {
             return Err(status);
