@@ -11,6 +11,7 @@ pub(crate) mod connection;
 pub(crate) mod credentials;
 pub(crate) mod deadline;
 pub(crate) mod error;
+pub(crate) mod health;
 pub(crate) mod resolver;
 pub(crate) mod retry;
 pub(crate) mod service_config;

@@ -11,11 +11,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::base::status::{self, Status};
 use crate::client::backoff::{Backoff, BackoffConfig};
-use crate::client::connection::{Connector, Sender};
+use crate::client::connection::{Connector, Driver, Sender};
+use crate::client::health::{self, Report};
 use crate::client::resolver::Address;
 use crate::client::state::ConnectivityState;
 
@@ -38,6 +39,15 @@ struct Inner {
     sender: Option<Sender>,
     connect: bool,
     shutdown: bool,
+}
+
+/// Whether and how a subchannel checks its server's health (gRFC A17).
+#[derive(Clone)]
+pub(crate) struct HealthCheck {
+    /// The service to watch; `None` checks nothing.
+    pub(crate) service: watch::Receiver<Option<String>>,
+    /// The scheme and authority of the health calls.
+    pub(crate) origin: http::Uri,
 }
 
 /// A subchannel's state change, for its channel.
@@ -78,6 +88,7 @@ impl Subchannel {
         address: Address,
         connector: Arc<Connector>,
         backoff: BackoffConfig,
+        health: HealthCheck,
         events: mpsc::UnboundedSender<StateChange>,
     ) -> Self {
         let shared = Arc::new(Shared {
@@ -92,12 +103,7 @@ impl Subchannel {
             }),
             wake: Notify::new(),
         });
-        tokio::spawn(run(
-            Arc::clone(&shared),
-            connector,
-            Backoff::new(backoff),
-            events,
-        ));
+        tokio::spawn(run(Arc::clone(&shared), connector, backoff, health, events));
         Self(shared)
     }
 
@@ -232,10 +238,12 @@ fn is_shutdown(shared: &Shared) -> bool {
 async fn run(
     shared: Arc<Shared>,
     connector: Arc<Connector>,
-    mut backoff: Backoff,
+    backoff_config: BackoffConfig,
+    mut health: HealthCheck,
     events: mpsc::UnboundedSender<StateChange>,
 ) {
-    use ConnectivityState::{Connecting, Idle, Ready, Shutdown, TransientFailure};
+    use ConnectivityState::{Connecting, Idle, Shutdown, TransientFailure};
+    let mut backoff = Backoff::new(backoff_config);
     while requested(&shared).await {
         if !set(&shared, &events, Connecting, |_| {}) {
             break;
@@ -249,15 +257,14 @@ async fn run(
         match attempt {
             Ok(Ok((sender, driver))) => {
                 backoff.reset();
-                if !set(&shared, &events, Ready, |inner| {
-                    inner.error = None;
-                    inner.sender = Some(sender);
-                }) {
+                let connection = Connection {
+                    shared: &shared,
+                    events: &events,
+                    sender,
+                    backoff: backoff_config,
+                };
+                if !connection.run(driver, &mut health).await {
                     break;
-                }
-                tokio::select! {
-                    _ = driver => {}
-                    () = shutdown(&shared) => break,
                 }
                 tracing::debug!(address = %shared.address, "connection ended");
                 set(&shared, &events, Idle, |inner| inner.sender = None);
@@ -287,6 +294,62 @@ async fn run(
         }
     }
     let _ = set(&shared, &events, Shutdown, |inner| inner.sender = None);
+}
+
+/// A subchannel's live connection.
+struct Connection<'a> {
+    shared: &'a Shared,
+    events: &'a mpsc::UnboundedSender<StateChange>,
+    sender: Sender,
+    backoff: BackoffConfig,
+}
+
+impl Connection<'_> {
+    /// Serves calls until the connection ends (true) or the subchannel shuts
+    /// down (false): READY at once, or as its health check says.
+    async fn run(&self, mut driver: Driver, health: &mut HealthCheck) -> bool {
+        loop {
+            let service = health.service.borrow_and_update().clone();
+            let origin = health.origin.clone();
+            let serve = async {
+                match service {
+                    None => self.report(Report::Serving),
+                    Some(service) => {
+                        let sender = self.sender.clone();
+                        health::check(sender, origin, service, self.backoff, |found| {
+                            self.report(found);
+                        })
+                        .await;
+                    }
+                }
+                std::future::pending::<()>().await;
+            };
+            tokio::select! {
+                _ = &mut driver => return true,
+                () = shutdown(self.shared) => return false,
+                // The config named another service: check again.
+                Ok(()) = health.service.changed() => {}
+                () = serve => {}
+            }
+        }
+    }
+
+    fn report(&self, found: Report) {
+        use ConnectivityState::{Connecting, Ready, TransientFailure};
+        let (state, sender, error) = match found {
+            Report::Starting => (Connecting, None, None),
+            Report::Serving | Report::Unimplemented => (Ready, Some(self.sender.clone()), None),
+            Report::Unhealthy(why) => (
+                TransientFailure,
+                None,
+                Some(Arc::new(std::io::Error::other(why))),
+            ),
+        };
+        set(self.shared, self.events, state, |inner| {
+            inner.error = error;
+            inner.sender = sender;
+        });
+    }
 }
 
 /// Resolves once the subchannel is shut down.

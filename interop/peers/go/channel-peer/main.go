@@ -33,6 +33,10 @@
 //	--goaway_after=N          the connection that receives its Nth UnaryCall is
 //	                          drained at once (GOAWAY, in-flight calls finish),
 //	                          while the port keeps accepting new connections
+//	--not_serving_for=D       grpc.health.v1 reports grpc.testing.TestService
+//	                          NOT_SERVING for D, then SERVING (default: SERVING)
+//	--not_serving_after=D     ... and NOT_SERVING from D after the start on
+//	--no_health               no health service at all (UNIMPLEMENTED)
 //
 // Calls per x-call-id: a UnaryCall's key is the first value of its request
 // metadata x-call-id, or "" when it has none (so without it, --fail_first counts
@@ -382,6 +386,9 @@ func main() {
 		"FullDuplexCall sends response headers only with its first response")
 	maxStreams := flag.Uint("max_concurrent_streams", 0, "SETTINGS_MAX_CONCURRENT_STREAMS (0: unlimited)")
 	goawayAfter := flag.Int64("goaway_after", 0, "drain the connection that receives its Nth UnaryCall (0: never)")
+	notServingFor := flag.Duration("not_serving_for", 0, "grpc.testing.TestService's health is NOT_SERVING for this long, then SERVING")
+	notServingAfter := flag.Duration("not_serving_after", 0, "grpc.testing.TestService's health turns NOT_SERVING after this long (0: never)")
+	noHealth := flag.Bool("no_health", false, "serve no health service (its calls get UNIMPLEMENTED)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		log.Fatalf("unexpected arguments %q", flag.Args())
@@ -423,7 +430,20 @@ func main() {
 		log.Fatalf("listen: %v", err)
 	}
 	healthServer := health.NewServer()
-	healthServer.SetServingStatus("grpc.testing.TestService", healthpb.HealthCheckResponse_SERVING)
+	const healthService = "grpc.testing.TestService"
+	if *notServingFor > 0 {
+		healthServer.SetServingStatus(healthService, healthpb.HealthCheckResponse_NOT_SERVING)
+		time.AfterFunc(*notServingFor, func() {
+			healthServer.SetServingStatus(healthService, healthpb.HealthCheckResponse_SERVING)
+		})
+	} else {
+		healthServer.SetServingStatus(healthService, healthpb.HealthCheckResponse_SERVING)
+	}
+	if *notServingAfter > 0 {
+		time.AfterFunc(*notServingAfter, func() {
+			healthServer.SetServingStatus(healthService, healthpb.HealthCheckResponse_NOT_SERVING)
+		})
+	}
 	seen := &counters{attempts: map[string]int{}}
 
 	var mu sync.Mutex
@@ -455,7 +475,9 @@ func main() {
 
 		c := &conn{server: grpc.NewServer(opts...)}
 		testgrpc.RegisterTestServiceServer(c.server, &service{cfg: cfg, seen: seen, conn: c})
-		healthpb.RegisterHealthServer(c.server, healthServer)
+		if !*noHealth {
+			healthpb.RegisterHealthServer(c.server, healthServer)
+		}
 		mu.Lock()
 		servers[c.server] = struct{}{}
 		mu.Unlock()

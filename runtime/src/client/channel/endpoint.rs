@@ -478,6 +478,12 @@ impl Endpoint {
             default_config: self.default_config.clone(),
             connector: Arc::new(connector),
             backoff: self.backoff,
+            origin: http::Uri::builder()
+                .scheme(scheme.clone())
+                .authority(authority.clone())
+                .path_and_query("/")
+                .build()
+                .map_err(|err| Error::invalid_config(format!("the channel's origin: {err}")))?,
             idle_timeout: self.idle_timeout,
         };
         let wiring = Wiring {

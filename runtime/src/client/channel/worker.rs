@@ -23,7 +23,7 @@ use crate::client::resolver::{Address, ResolveNow, Resolver, ResolverUpdate};
 use crate::client::retry::RetryThrottle;
 use crate::client::service_config::ServiceConfig;
 use crate::client::state::ConnectivityState;
-use crate::client::subchannel::{StateChange, Subchannel};
+use crate::client::subchannel::{HealthCheck, StateChange, Subchannel};
 use crate::client::target::Target;
 
 /// What calls and handles ask of the worker.
@@ -116,6 +116,8 @@ pub(crate) struct Setup {
     pub(crate) default_config: Option<ServiceConfig>,
     pub(crate) connector: Arc<Connector>,
     pub(crate) backoff: BackoffConfig,
+    /// The scheme and authority of the channel's calls (health checks too).
+    pub(crate) origin: http::Uri,
     pub(crate) idle_timeout: Option<Duration>,
 }
 
@@ -134,6 +136,7 @@ struct Controls<'a> {
     setup: &'a Setup,
     registry: &'a mut HashMap<u64, Subchannel>,
     events: &'a mpsc::UnboundedSender<StateChange>,
+    health: &'a watch::Receiver<Option<String>>,
     wiring: &'a Wiring,
     resolve_now: &'a ResolveNow,
 }
@@ -144,6 +147,10 @@ impl ChannelControl for Controls<'_> {
             address.clone(),
             Arc::clone(&self.setup.connector),
             self.setup.backoff,
+            HealthCheck {
+                service: self.health.clone(),
+                origin: self.setup.origin.clone(),
+            },
             self.events.clone(),
         );
         self.registry.insert(subchannel.id(), subchannel.clone());
@@ -209,6 +216,9 @@ pub(crate) async fn run(setup: Setup, mut wiring: Wiring, start: bool) {
     let mut chosen = setup.choose(&wiring.config.borrow().config);
     // Whether a config (from the resolver or the default) has been applied.
     let mut configured = false;
+    // The service subchannels check the health of (gRFC A17).
+    let (health_tx, health) =
+        watch::channel(health_service(&chosen, &wiring.config.borrow().config));
     let idle_check = setup.idle_timeout.map_or(Duration::from_secs(3600), |t| {
         (t / 4).max(Duration::from_millis(10))
     });
@@ -221,6 +231,7 @@ pub(crate) async fn run(setup: Setup, mut wiring: Wiring, start: bool) {
                 setup: &setup,
                 registry: &mut registry,
                 events: &events,
+                health: &health,
                 wiring: &wiring,
                 resolve_now: &resolve_now,
             }
@@ -288,6 +299,12 @@ pub(crate) async fn run(setup: Setup, mut wiring: Wiring, start: bool) {
                                 policy = Some(next.0.build());
                             }
                             chosen = next;
+                            let service = health_service(&chosen, &config);
+                            health_tx.send_if_modified(|now| {
+                                let changed = *now != service;
+                                *now = service;
+                                changed
+                            });
                             wiring.config.send_replace(Arc::new(Applied::new(config)));
                         }
                     }
@@ -340,6 +357,18 @@ pub(crate) async fn run(setup: Setup, mut wiring: Wiring, start: bool) {
         ConnectivityState::Shutdown,
         Arc::new(FailPicker(Status::unavailable("the channel is shut down"))),
     );
+}
+
+/// The service whose health subchannels check: the config's, unless the
+/// policy is pick_first, which checks none (gRFC A17, as grpc-go).
+fn health_service(
+    chosen: &(Arc<dyn LoadBalancerBuilder>, Option<serde_json::Value>),
+    config: &ServiceConfig,
+) -> Option<String> {
+    if chosen.0.name() == "pick_first" {
+        return None;
+    }
+    config.health_check_service_name().map(str::to_owned)
 }
 
 async fn next(
