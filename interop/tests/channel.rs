@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use interop::pb::test_service_client::TestServiceClient;
-use interop::pb::{PayloadType, SimpleRequest};
+use interop::pb::{Payload, PayloadType, SimpleRequest, StreamingInputCallRequest};
 use interop::peer::GoPeer;
 use rust_grpc::metadata::{MetadataMap, MetadataValue};
 use rust_grpc::{Channel, Code, Endpoint, Request, RequestExt as _};
@@ -77,6 +77,35 @@ async fn a_retry_policy_turns_two_unavailables_into_one_ok_call() {
     let status = plain.unary_call(call_id("r2".into())).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(text(status.metadata(), "x-attempts-seen"), Some("1"));
+}
+
+#[tokio::test]
+async fn a_retried_client_stream_replays_every_request_it_sent() {
+    let Some(peer) = GoPeer::start_or_skip(&["--fail_first=2"]) else {
+        return;
+    };
+    let client = TestServiceClient::new(channel(peer.uri(), Some(&retry_config(3, ""))).await);
+    let requests = [3usize, 5, 7].map(|size| StreamingInputCallRequest {
+        payload: Some(Payload {
+            body: vec![1; size].into(),
+            ..Payload::default()
+        }),
+        ..StreamingInputCallRequest::default()
+    });
+    let mut request = Request::new(tokio_stream::iter(requests));
+    request
+        .metadata_mut()
+        .insert("x-call-id", MetadataValue::from_static("stream-1"));
+    let response = client.streaming_input_call(request).await.unwrap();
+    // The server read all three requests on each of its three attempts and
+    // failed the first two after reading them: the third got them replayed.
+    assert_eq!(response.get_ref().aggregated_payload_size, 15);
+    assert_eq!(text(response.metadata(), "x-attempts-seen"), Some("3"));
+    assert_eq!(text(response.metadata(), "x-messages-seen"), Some("3"));
+    assert_eq!(
+        text(response.metadata(), "x-previous-rpc-attempts"),
+        Some("2")
+    );
 }
 
 #[tokio::test]
@@ -351,4 +380,46 @@ async fn a_bidi_call_is_handed_back_before_the_servers_headers_so_the_caller_can
     );
     drop(tx);
     assert!(stream.message().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn localhost_resolves_to_both_loopbacks_and_round_robin_uses_both() {
+    let resolved: Vec<std::net::SocketAddr> = tokio::net::lookup_host("localhost:1")
+        .await
+        .expect("localhost resolves")
+        .collect();
+    if !(resolved.iter().any(|a| a.is_ipv4()) && resolved.iter().any(|a| a.is_ipv6())) {
+        let why = format!(
+            "localhost resolves to {resolved:?} here, not to both ::1 and 127.0.0.1 (add `::1 localhost` to /etc/hosts; .ci/run does)"
+        );
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: {why}"
+        );
+        eprintln!("\n*** SKIPPING: {why} ***\n");
+        return;
+    }
+    let Some(v4) = GoPeer::start_or_skip(&["--server_id=v4"]) else {
+        return;
+    };
+    let port = format!("--port={}", v4.port());
+    let Some(_v6) = GoPeer::start_or_skip(&["--server_id=v6", "--host=::1", &port]) else {
+        return;
+    };
+    let config = r#"{"loadBalancingConfig": [{"round_robin": {}}]}"#;
+    let channel = channel(format!("localhost:{}", v4.port()), Some(config)).await;
+    let mut state = channel.watch_state();
+    state
+        .wait_for(|s| *s == rust_grpc::channel::ConnectivityState::Ready)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = TestServiceClient::new(channel);
+    let mut counts = std::collections::HashMap::new();
+    for _ in 0..100 {
+        let response = client.unary_call(small()).await.unwrap();
+        *counts.entry(response.into_inner().server_id).or_insert(0) += 1;
+    }
+    assert_eq!(counts.get("v4"), Some(&50), "{counts:?}");
+    assert_eq!(counts.get("v6"), Some(&50), "{counts:?}");
 }

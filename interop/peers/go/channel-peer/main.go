@@ -5,18 +5,20 @@
 //
 // It serves grpc.testing.TestService (EmptyCall, UnaryCall, StreamingOutputCall,
 // StreamingInputCall, FullDuplexCall) and grpc.health.v1.Health, plaintext, on
-// 127.0.0.1 only. Once listening it prints `LISTENING <port>` on stdout; logs go
+// 127.0.0.1 (or --host). Once listening it prints `LISTENING <port>` on stdout; logs go
 // to stderr.
 //
 // Flags:
 //
 //	--port=0                  0 picks a free port
+//	--host=127.0.0.1          the address to listen on (::1: IPv6 loopback)
 //	--server_id=ID            put in SimpleResponse.server_id and .hostname, and
 //	                          in the x-server-id trailer, to count who answered
 //	--max_connection_age=D    keepalive MaxConnectionAge (grpc-go adds +-10% jitter):
 //	                          a connection is drained (GOAWAY) after about D
 //	--max_connection_age_grace=D  how long calls may run after that (default 1s)
-//	--fail_first=N            the first N UnaryCalls per x-call-id fail ...
+//	--fail_first=N            the first N UnaryCalls per x-call-id fail ... (and
+//	                          StreamingInputCalls, once they read every request)
 //	--fail_code=CODE          ... with this code (name or number; default
 //	                          UNAVAILABLE), as a Trailers-Only response
 //	--pushback_ms=M           ... carrying the trailer grpc-retry-pushback-ms: M
@@ -49,6 +51,8 @@
 //     x-previous-rpc-attempts (the grpc-previous-rpc-attempts request header, when
 //     sent) and x-server-id. Trailers, not headers, so that a failure stays
 //     Trailers-Only (grpc-go sends a separate HEADERS frame once a header is set).
+//     StreamingInputCall answers with the same, plus x-messages-seen (requests
+//     read by this attempt).
 //   - EmptyCall is the stats probe: it never fails, and its trailers carry
 //     x-unary-calls (UnaryCalls received), x-cancelled-calls (UnaryCalls whose
 //     --delay was cut short: cancelled, RST_STREAM, connection lost or deadline
@@ -292,17 +296,33 @@ func (s *service) StreamingOutputCall(in *testpb.StreamingOutputCallRequest, str
 }
 
 func (s *service) StreamingInputCall(stream testgrpc.TestService_StreamingInputCallServer) error {
-	var sum int32
+	md, _ := metadata.FromIncomingContext(stream.Context())
+	attempt := s.seen.attempt(firstValue(md, "x-call-id"))
+	trailer := metadata.Pairs("x-attempts-seen", strconv.Itoa(attempt), "x-server-id", s.cfg.serverID)
+	if previous := md.Get("grpc-previous-rpc-attempts"); len(previous) > 0 {
+		trailer.Set("x-previous-rpc-attempts", previous[0])
+	}
+	stream.SetTrailer(trailer)
+	var sum, messages int32
 	for {
 		in, err := stream.Recv()
 		if err == io.EOF {
-			return stream.SendAndClose(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: sum})
+			break
 		}
 		if err != nil {
 			return err
 		}
 		sum += int32(len(in.GetPayload().GetBody()))
+		messages++
 	}
+	trailer.Set("x-messages-seen", strconv.Itoa(int(messages)))
+	stream.SetTrailer(trailer)
+	// Fails only once every request is read: a retry must send them all again.
+	if attempt <= s.cfg.failFirst {
+		return status.Errorf(s.cfg.failCode, "channel-peer %s: attempt %d fails on purpose (--fail_first=%d)",
+			s.cfg.serverID, attempt, s.cfg.failFirst)
+	}
+	return stream.SendAndClose(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: sum})
 }
 
 func (s *service) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
@@ -374,7 +394,8 @@ func (c *closeNotifier) Close() error {
 
 func main() {
 	log.SetPrefix("channel-peer: ")
-	port := flag.Int("port", 0, "port to listen on, 127.0.0.1 only (0 picks a free one)")
+	port := flag.Int("port", 0, "port to listen on (0 picks a free one)")
+	host := flag.String("host", "127.0.0.1", "address to listen on (::1 for IPv6 loopback)")
 	serverID := flag.String("server_id", "channel-peer", "server id put in responses")
 	maxAge := flag.Duration("max_connection_age", 0, "keepalive MaxConnectionAge (0: none)")
 	maxAgeGrace := flag.Duration("max_connection_age_grace", time.Second, "keepalive MaxConnectionAgeGrace")
@@ -425,7 +446,7 @@ func main() {
 		opts = append(opts, grpc.MaxConcurrentStreams(uint32(*maxStreams)))
 	}
 
-	lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
+	lis, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
 	if err != nil {
 		log.Fatalf("listen: %v", err)
 	}
