@@ -87,7 +87,7 @@ async fn a_retried_client_stream_replays_every_request_it_sent() {
     let client = TestServiceClient::new(channel(peer.uri(), Some(&retry_config(3, ""))).await);
     let requests = [3usize, 5, 7].map(|size| StreamingInputCallRequest {
         payload: Some(Payload {
-            body: vec![1; size].into(),
+            body: vec![1; size],
             ..Payload::default()
         }),
         ..StreamingInputCallRequest::default()
