@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Client CPU per unary call, ours against tonic's Channel side by side: our bench
-# server pinned to core 0, the calling process (our generated Greeter client over
-# each channel, a current-thread runtime) pinned to core 1, c=1 and c=64 on one
-# connection, SECONDS measured per cell after a 1 s warm-up.
+# Client CPU per unary call (grpc-go's benchmark UnaryCall, 64 B each way): our
+# generated client over our channel, over tonic's Channel and over one bare hyper
+# connection (the floor under any channel on hyper), and grpc-go's benchmark
+# client (GOMAXPROCS=1, when benches/peers/setup.sh installed it), side by side.
+# Our bench server is pinned to core 0, the calling process (a current-thread
+# runtime) to core 1; c=1 and c=64 on one connection, SECONDS measured per cell
+# after a 1 s warm-up.
 #
 #   cargo build --release -p benches
 #   bash benches/client-cpu.sh [SECONDS]

@@ -333,9 +333,6 @@ impl tower::Service<http::Request<BoxBody>> for Channel {
     }
 
     fn call(&mut self, request: http::Request<BoxBody>) -> Self::Future {
-        let f = self.clone().call(request);
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| eprintln!("SIZE channel call future {}", std::mem::size_of_val(&f)));
-        Box::pin(f)
+        Box::pin(self.clone().call(request))
     }
 }
