@@ -51,7 +51,7 @@ mkdir -p "$synthetic"
 } >"$synthetic/synthetic.proto"
 
 echo "== building the generators" >&2
-cargo build --release -q -p protoc-gen-rust-grpc
+cargo build --release -q -p rust-grpc-codegen
 cargo build --release -q -p benches --examples
 ours_bin="$root/target/release/protoc-gen-rust-grpc"
 cargo_bin="$root/.cache/cargo-bin/bin"

@@ -4,7 +4,7 @@
 # `generate.sh --check` fails when the checked-in files are stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo run -q -p protoc-gen-rust-grpc -- -I runtime/proto \
+cargo run -q -p rust-grpc-codegen -- -I runtime/proto \
   runtime/proto/grpc/health/v1/health.proto \
   runtime/proto/grpc/reflection/v1/reflection.proto \
   runtime/proto/grpc/reflection/v1alpha/reflection.proto \
@@ -13,6 +13,6 @@ cargo run -q -p protoc-gen-rust-grpc -- -I runtime/proto \
   --out runtime/src/generated "$@"
 # protoc-gen-rust-grpc knows the well-known types; this only asks for their descriptors.
 wkt=(any api duration empty field_mask source_context struct timestamp type wrappers descriptor)
-cargo run -q -p protoc-gen-rust-grpc -- -I runtime/proto \
+cargo run -q -p rust-grpc-codegen -- -I runtime/proto \
   $(printf "google/protobuf/%s.proto " "${wkt[@]}") \
   --descriptor_set_out runtime/src/generated/well_known_types.bin "$@"

@@ -25,7 +25,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use protoc_gen_rust_grpc::{Options, OptionsError};
+use rust_grpc_codegen::{Options, OptionsError};
 
 /// Why compiling the protos failed.
 ///
@@ -39,14 +39,14 @@ pub struct Error {
 }
 
 enum Kind {
-    Generator(protoc_gen_rust_grpc::Error),
+    Generator(rust_grpc_codegen::Error),
     Option(OptionsError),
     NoOutDir,
 }
 
 impl Error {
     /// What the generator reported, when it was the generator that failed.
-    pub fn generator(&self) -> Option<&protoc_gen_rust_grpc::Error> {
+    pub fn generator(&self) -> Option<&rust_grpc_codegen::Error> {
         match &self.kind {
             Kind::Generator(error) => Some(error),
             _ => None,
@@ -68,8 +68,8 @@ impl Error {
     }
 }
 
-impl From<protoc_gen_rust_grpc::Error> for Error {
-    fn from(error: protoc_gen_rust_grpc::Error) -> Self {
+impl From<rust_grpc_codegen::Error> for Error {
+    fn from(error: rust_grpc_codegen::Error) -> Self {
         Self {
             kind: Kind::Generator(error),
         }
@@ -306,8 +306,8 @@ impl Builder {
                 })?,
         };
         let parsed = match &self.protoc {
-            None => protoc_gen_rust_grpc::source::parse(protos, includes),
-            Some(protoc) => protoc_gen_rust_grpc::protoc::parse(protoc, protos, includes),
+            None => rust_grpc_codegen::source::parse(protos, includes),
+            Some(protoc) => rust_grpc_codegen::protoc::parse(protoc, protos, includes),
         }?;
         if self.emit_rerun_if_changed {
             for path in &parsed.paths {
@@ -315,8 +315,8 @@ impl Builder {
             }
         }
         let to_generate = parsed.files_to_generate(&self.options, self.generate_imports);
-        let files = protoc_gen_rust_grpc::generate(&parsed.files, &to_generate, &self.options)?;
-        protoc_gen_rust_grpc::write(&out_dir, &files)?;
+        let files = rust_grpc_codegen::generate(&parsed.files, &to_generate, &self.options)?;
+        rust_grpc_codegen::write(&out_dir, &files)?;
         Ok(Compiled {
             read: parsed.paths,
             written: files.iter().map(|file| out_dir.join(&file.name)).collect(),

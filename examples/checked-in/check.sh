@@ -3,6 +3,6 @@
 # not what the generator makes from proto/ today. Run from anywhere; CI runs it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-exec cargo run -q -p protoc-gen-rust-grpc -- \
+exec cargo run -q -p rust-grpc-codegen -- \
     -I examples/checked-in/proto examples/checked-in/proto/echo.proto \
     --out examples/checked-in/src/generated --check

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     if args.is_empty() && !std::io::stdin().is_terminal() {
         return plugin();
     }
-    protoc_gen_rust_grpc::cli::run(&args)
+    rust_grpc_codegen::cli::run(&args)
 }
 
 /// protoc's plugin protocol: a request on stdin, a response on stdout.
@@ -20,7 +20,7 @@ fn plugin() -> ExitCode {
         eprintln!("protoc-gen-rust-grpc: cannot read the plugin request from stdin: {error}");
         return ExitCode::FAILURE;
     }
-    match protoc_gen_rust_grpc::plugin::respond_encoded(&request) {
+    match rust_grpc_codegen::plugin::respond_encoded(&request) {
         Ok(response) => match std::io::stdout().write_all(&response) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

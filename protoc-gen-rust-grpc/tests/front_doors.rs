@@ -240,8 +240,8 @@ fn version_and_help_work() {
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
     let (_, listed) = help.split_once("Options (KEY=VALUE):\n").unwrap();
-    assert_eq!(listed, protoc_gen_rust_grpc::Options::help());
-    for doc in protoc_gen_rust_grpc::Options::documented() {
+    assert_eq!(listed, rust_grpc_codegen::Options::help());
+    for doc in rust_grpc_codegen::Options::documented() {
         let line = format!("  {}={}", doc.key(), doc.value());
         assert!(listed.contains(&line), "--help does not list `{line}`");
     }
@@ -471,7 +471,7 @@ fn readme_option_table_matches_the_options() {
             )
         })
         .collect();
-    let documented: Vec<(String, String)> = protoc_gen_rust_grpc::Options::documented()
+    let documented: Vec<(String, String)> = rust_grpc_codegen::Options::documented()
         .map(|doc| (doc.key().to_owned(), doc.default().to_owned()))
         .collect();
     assert_eq!(

@@ -6,7 +6,7 @@
 
 mod support;
 
-use protoc_gen_rust_grpc::{Options, generate, source};
+use rust_grpc_codegen::{Options, generate, source};
 use support::*;
 
 fn check_snapshot(name: &str, options: &Options) {
@@ -22,7 +22,7 @@ fn check_snapshot(name: &str, options: &Options) {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).unwrap();
         }
-        protoc_gen_rust_grpc::write(&dir, &files).unwrap();
+        rust_grpc_codegen::write(&dir, &files).unwrap();
         return;
     }
     let mut problems = Vec::new();
