@@ -49,13 +49,12 @@ pub mod server;
 mod services;
 mod transport;
 
-/// A channel's configuration: the gRPC service config and its parts.
 pub use base::body::BoxStream;
 pub use base::call::{Extensions, IntoRequest, IntoStreamingRequest, Request, Response};
 pub use base::interceptor::Interceptor;
 pub use base::metadata as reserved;
 pub use base::status::{Code, Status};
-pub use base::{cancel, deadline, interceptor};
+pub use base::{cancel, deadline, interceptor, stream};
 pub use client::channel::{Channel, Endpoint};
 pub use client::error::Error;
 pub use codec::compression::CompressionEncoding;

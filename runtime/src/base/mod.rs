@@ -1,5 +1,5 @@
 //! The vocabulary every layer shares: statuses, bodies, requests and responses,
-//! metadata rules, deadlines and cancellation. Imports nothing above it.
+//! metadata rules, deadlines and cancellation, streams. Imports nothing above it.
 
 pub(crate) mod body;
 pub(crate) mod call;
@@ -8,3 +8,4 @@ pub mod deadline;
 pub mod interceptor;
 pub mod metadata;
 pub(crate) mod status;
+pub mod stream;

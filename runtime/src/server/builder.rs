@@ -43,7 +43,7 @@ pub const DEFAULT_KEEPALIVE_MIN_TIME: Duration = Duration::from_secs(5 * 60);
 /// | streams reset for the client's errors, per connection | [`DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS`] (tonic turns this guard off) |
 /// | streams reset by the client before being accepted | [`DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS`] |
 /// | client pings | at most one per [`DEFAULT_KEEPALIVE_MIN_TIME`], and none without a call in flight (grpc-go's policy) |
-/// | `TCP_NODELAY` on accepted connections ([`serve`](crate::Router::serve)) | on |
+/// | `TCP_NODELAY` on accepted connections ([`serve`](crate::Router::serve), [`serve_with_listener`](crate::Router::serve_with_listener)) | on |
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -287,8 +287,9 @@ impl<L> Server<L> {
         self
     }
 
-    /// Sets `TCP_NODELAY` on the connections [`serve`](crate::Router::serve) accepts
-    /// (on unless set).
+    /// Sets `TCP_NODELAY` on the connections [`serve`](crate::Router::serve) and
+    /// [`serve_with_listener`](crate::Router::serve_with_listener) accept (on
+    /// unless set).
     #[must_use]
     pub fn tcp_nodelay(mut self, enabled: bool) -> Self {
         self.settings.tcp_nodelay = enabled;

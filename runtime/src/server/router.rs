@@ -147,6 +147,52 @@ where
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|err| ServeError::new(Kind::Bind, format!("cannot listen on {addr}"), err))?;
+        self.serve_with_listener_shutdown(listener, signal).await
+    }
+
+    /// Serves on a TCP listener already bound (to port 0 for a free port, say,
+    /// whose address [`local_addr`](tokio::net::TcpListener::local_addr) tells)
+    /// until the process ends.
+    ///
+    /// # Errors
+    ///
+    /// Never at present; the result leaves room for errors of the listener.
+    pub async fn serve_with_listener(
+        self,
+        listener: tokio::net::TcpListener,
+    ) -> Result<(), ServeError> {
+        self.serve_with_listener_shutdown(listener, std::future::pending())
+            .await
+    }
+
+    /// Serves on a TCP listener already bound until `signal` resolves, then
+    /// stops as [`serve_with_shutdown`](Self::serve_with_shutdown) does.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (_, health) = rust_grpc::health::health_service();
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// println!("listening on {}", listener.local_addr()?);
+    /// let shutdown = rust_grpc::Shutdown::new(std::time::Duration::from_secs(5));
+    /// rust_grpc::Server::builder()
+    ///     .add_service(health)
+    ///     .serve_with_listener_shutdown(listener, shutdown.on_signal())
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Never at present; the result leaves room for errors of the listener.
+    pub async fn serve_with_listener_shutdown<F>(
+        self,
+        listener: tokio::net::TcpListener,
+        signal: F,
+    ) -> Result<(), ServeError>
+    where
+        F: IntoShutdown,
+    {
         let nodelay = self.server.settings.tcp_nodelay;
         let incoming = Accept { listener, nodelay };
         self.serve_with_incoming_shutdown(incoming, signal).await
