@@ -276,16 +276,19 @@ impl Options {
             }
             "bytes" => self.bytes(value.unwrap_or("")),
             "btree_map" => self.btree_map(value.unwrap_or("")),
-            _ => Err(OptionsError::new(
-                key,
-                format!(
-                    "unknown option `{key}`; known options are: {}",
-                    DOCS.iter()
-                        .map(|doc| doc.key)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )),
+            _ => {
+                let known = DOCS.iter().map(|doc| doc.key).collect::<Vec<_>>();
+                let suggestion = closest(key, &known)
+                    .map(|near| format!(" (did you mean `{near}`?)"))
+                    .unwrap_or_default();
+                Err(OptionsError::new(
+                    key,
+                    format!(
+                        "unknown option `{key}`{suggestion}; known options are: {}",
+                        known.join(", ")
+                    ),
+                ))
+            }
         }
     }
 
@@ -485,15 +488,61 @@ fn check_attribute(
     use syn::parse::Parser as _;
 
     let path = check_path(key, path)?;
-    match syn::Attribute::parse_outer.parse_str(&attribute) {
-        Ok(attributes) if !attributes.is_empty() => Ok((path, attribute)),
-        _ => Err(OptionsError::new(
+    let not_rust = |why: String| {
+        OptionsError::new(
             key,
             format!(
-                "option `{key}`: `{attribute}` is not a Rust attribute (such as `#[derive(Hash)]`)"
+                "option `{key}`: `{attribute}` is not a Rust attribute (such as `#[derive(Hash)]`){why}"
             ),
-        )),
+        )
+    };
+    let attributes = match syn::Attribute::parse_outer.parse_str(&attribute) {
+        Ok(attributes) if !attributes.is_empty() => attributes,
+        // syn's own words ("unexpected end of input") say less than the value does.
+        _ => return Err(not_rust(String::new())),
+    };
+    // Any tokens parse inside `derive(...)`; rustc would reject a malformed list
+    // only when compiling OUT_DIR, far from the option that caused it.
+    for attribute in attributes.iter().filter(|a| a.path().is_ident("derive")) {
+        attribute
+            .parse_args_with(
+                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+            )
+            .map_err(|error| {
+                not_rust(format!(
+                    ": `derive` takes paths separated by commas ({error})"
+                ))
+            })?;
     }
+    Ok((path, attribute))
+}
+
+/// The candidate nearest to `given` by edit distance, if near enough to be a typo.
+fn closest<'a>(given: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(given, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// Splits on commas that are not inside `()`, `[]` or `{}`.
@@ -557,6 +606,67 @@ mod tests {
         let err = Options::parse("clinet=true").unwrap_err().to_string();
         assert!(err.starts_with("unknown option `clinet`"), "{err}");
         assert!(err.contains("client, server"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest_known_one() {
+        let table = [
+            ("clinet", Some("client")),
+            ("default_stub", Some("default_stubs")),
+            ("externpath", Some("extern_path")),
+            ("type_attributes", Some("type_attribute")),
+            ("btreemap", Some("btree_map")),
+            ("frobnicate", None),
+        ];
+        for (key, near) in table {
+            let err = Options::parse(key).unwrap_err().to_string();
+            match near {
+                Some(near) => assert!(
+                    err.starts_with(&format!(
+                        "unknown option `{key}` (did you mean `{near}`?); known options are: client,"
+                    )),
+                    "{err}"
+                ),
+                None => assert!(err.starts_with(&format!("unknown option `{key}`; known")), "{err}"),
+            }
+        }
+    }
+
+    #[test]
+    fn edit_distance_counts_single_char_edits() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("clinet", "client"), 2);
+        assert_eq!(edit_distance("server", "server"), 0);
+        assert_eq!(edit_distance("bytes", "byte"), 1);
+    }
+
+    #[test]
+    fn a_derive_that_is_not_a_list_of_paths_is_an_error() {
+        let err = Options::parse("type_attribute=.=#[derive(Foo Bar)]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "option `type_attribute`: `#[derive(Foo Bar)]` is not a Rust attribute (such as `#[derive(Hash)]`): `derive` takes paths separated by commas"
+            ),
+            "{err}"
+        );
+        let mut options = Options::default();
+        assert!(
+            options
+                .field_attribute(".a.B.c", "#[derive(Foo Bar)]")
+                .is_err()
+        );
+        assert!(
+            options
+                .type_attribute(".", "#[derive(Eq, ::std::hash::Hash,)]")
+                .is_ok()
+        );
+        assert!(
+            options
+                .type_attribute(".", "#[serde(rename_all = \"camelCase\")]")
+                .is_ok()
+        );
     }
 
     #[test]

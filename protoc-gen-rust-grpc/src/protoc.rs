@@ -13,13 +13,15 @@ use crate::{Error, ErrorKind};
 ///
 /// # Errors
 ///
-/// Returns an error when protoc cannot be run, with protoc's own message when it
+/// Returns an error when an include directory does not exist, when protoc cannot be run, with protoc's own message when it
 /// rejects the files, or when its output cannot be read.
 pub fn parse(
     protoc: &Path,
     files: &[impl AsRef<Path>],
     includes: &[impl AsRef<Path>],
 ) -> Result<Parsed, Error> {
+    let dirs: Vec<&Path> = includes.iter().map(AsRef::as_ref).collect();
+    crate::source::check_includes(&dirs)?;
     let dir = tempfile::tempdir().map_err(|error| {
         Error::new(
             ErrorKind::Io,

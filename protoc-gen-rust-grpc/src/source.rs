@@ -60,15 +60,25 @@ fn generates_import(parsed: &Parsed, options: &Options, name: &str) -> bool {
 ///
 /// Returns an error that starts with `file:line:column:` where the problem has a
 /// place, then says what is wrong: a syntax error, a missing import, an unknown
-/// type, a duplicate name, a file outside every include directory.
+/// type, a duplicate name, a file outside every include directory or missing
+/// (naming every place looked in), an include directory that does not exist.
 pub fn parse(files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<Parsed, Error> {
-    let mut compiler = protox::Compiler::new(includes.iter().map(AsRef::as_ref))
-        .map_err(|error| describe(&error))?;
+    let includes: Vec<&Path> = includes.iter().map(AsRef::as_ref).collect();
+    check_includes(&includes)?;
+    let mut compiler =
+        protox::Compiler::new(&includes).map_err(|error| describe(&error, &includes))?;
     compiler.include_source_info(true).include_imports(true);
     for file in files {
-        compiler
-            .open_file(file.as_ref())
-            .map_err(|error| describe(&error))?;
+        let file = file.as_ref();
+        compiler.open_file(file).map_err(|error| {
+            // protox says "not in any include path" both for a file outside every
+            // include and for one that does not exist, and not where it looked.
+            if error.is_file_not_found() && error.file().is_none() {
+                not_found(file, &includes)
+            } else {
+                describe(&error, &includes)
+            }
+        })?;
     }
     let mut parsed = Parsed {
         files: compiler.file_descriptor_set().file,
@@ -89,8 +99,67 @@ pub fn parse(files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Resul
     Ok(parsed)
 }
 
+/// An include directory that does not exist is a mistake (a typo, a path relative
+/// to the wrong directory) that would otherwise surface as a missing import.
+pub(crate) fn check_includes(includes: &[&Path]) -> Result<(), Error> {
+    match includes.iter().find(|include| !include.is_dir()) {
+        None => Ok(()),
+        Some(include) => {
+            let what = if include.exists() {
+                "is not a directory"
+            } else {
+                "does not exist"
+            };
+            Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "include directory {} {what}{}",
+                    include.display(),
+                    relative_hint(include)
+                ),
+            )
+            .with_file(include.display().to_string()))
+        }
+    }
+}
+
+/// For a relative path, where it was resolved from: build scripts run in the
+/// package's directory, which is not always where the user thinks.
+fn relative_hint(path: &Path) -> String {
+    match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => format!(" (relative to {})", cwd.display()),
+        _ => String::new(),
+    }
+}
+
+/// A file asked for that protox could not open: whether it exists, and every
+/// place it was looked for.
+fn not_found(file: &Path, includes: &[&Path]) -> Error {
+    let shown = file.display();
+    let message = if file.is_file() {
+        let dirs: Vec<String> = includes.iter().map(|i| i.display().to_string()).collect();
+        format!(
+            "{shown} is not inside any include directory ({}); pass it as a path under one of them, or add its directory to the include paths (-I DIR, or the includes of rust-grpc-build)",
+            dirs.join(", ")
+        )
+    } else {
+        let mut tried = vec![file.to_path_buf()];
+        if file.is_relative() {
+            tried.extend(includes.iter().map(|include| include.join(file)));
+        }
+        tried.dedup();
+        let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "{shown} does not exist; looked for it at: {}{}",
+            tried.join(", "),
+            relative_hint(file)
+        )
+    };
+    Error::new(ErrorKind::Parse, message).with_file(shown.to_string())
+}
+
 /// `file:line:column: message`, then the other places involved and protox's help.
-fn describe(error: &protox::Error) -> Error {
+fn describe(error: &protox::Error, includes: &[&Path]) -> Error {
     let labels: Vec<miette::LabeledSpan> =
         error.labels().map(Iterator::collect).unwrap_or_default();
     // The primary label marks the offending place; a duplicate name, say, also
@@ -131,6 +200,13 @@ fn describe(error: &protox::Error) -> Error {
     if let Some(help) = error.help() {
         let _ = write!(out, "\n  help: {help}");
     } else if error.is_file_not_found() {
+        if let Some(import) = imported_name(error) {
+            let tried: Vec<String> = includes
+                .iter()
+                .map(|include| include.join(&import).display().to_string())
+                .collect();
+            let _ = write!(out, "\n  looked for it at: {}", tried.join(", "));
+        }
         out.push_str(
             "\n  help: add the directory that holds it to the include paths \
              (-I DIR, or the includes of rust-grpc-build)",
@@ -144,4 +220,11 @@ fn describe(error: &protox::Error) -> Error {
         described = described.with_position(line, column);
     }
     described
+}
+
+/// The name in protox's "import 'NAME' not found".
+fn imported_name(error: &protox::Error) -> Option<String> {
+    let text = error.to_string();
+    let rest = text.strip_prefix("import '")?;
+    rest.strip_suffix("' not found").map(str::to_owned)
 }
