@@ -10,10 +10,9 @@
 use std::error::Error;
 use std::process::ExitCode;
 
-use rust_grpc::{BoxStream, Request, Response, Status};
+use rust_grpc::{BoxStream, Request, Response, Status, stream};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use generated::echo::echo_client::EchoClient;
 use generated::echo::echo_server::{Echo, EchoServer};
@@ -48,13 +47,10 @@ impl Echo for EchoService {
                 "count must be at most {MAX_COUNT}, got {count}"
             )));
         }
-        let echoes = (0..count).map(move |_| {
-            Ok(EchoResponse {
-                message: message.clone(),
-            })
+        let echoes = (0..count).map(move |_| EchoResponse {
+            message: message.clone(),
         });
-        let stream: BoxStream<EchoResponse> = Box::pin(tokio_stream::iter(echoes));
-        Ok(Response::new(stream))
+        Ok(Response::new(stream::boxed(stream::iter(echoes))))
     }
 }
 
@@ -78,7 +74,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let server = tokio::spawn(
         rust_grpc::Server::builder()
             .add_service(EchoServer::new(EchoService))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            .serve_with_listener_shutdown(listener, async {
                 // Resolves when `stop` is sent or dropped.
                 let _ = stopped.await;
             }),

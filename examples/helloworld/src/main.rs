@@ -13,7 +13,6 @@ use std::process::ExitCode;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use pb::greeter_client::GreeterClient;
 use pb::greeter_server::{Greeter, GreeterServer};
@@ -94,7 +93,7 @@ async fn demo() -> Result<(), Box<dyn Error>> {
     let server = tokio::spawn(
         rust_grpc::Server::builder()
             .add_service(GreeterServer::new(MyGreeter))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            .serve_with_listener_shutdown(listener, async {
                 // Resolves when `stop` is sent or dropped.
                 let _ = stopped.await;
             }),
@@ -133,7 +132,7 @@ async fn server(addr: &str) -> Result<(), Box<dyn Error>> {
         .add_service(health_service)
         .add_service(reflection.v1())
         .add_service(reflection.v1alpha())
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.on_signal())
+        .serve_with_listener_shutdown(listener, shutdown.on_signal())
         .await?;
     println!("server stopped");
     Ok(())

@@ -67,7 +67,7 @@ async fn record_route(client: &RouteGuideClient) -> Result<(), Box<dyn Error>> {
     ];
     let sent = route.len();
     let summary = client
-        .record_route(tokio_stream::iter(route))
+        .record_route(rust_grpc::stream::iter(route))
         .await?
         .into_inner();
     println!(
@@ -96,7 +96,7 @@ async fn route_chat(client: &RouteGuideClient) -> Result<(), Box<dyn Error>> {
     });
     println!("RouteChat: sending {} notes", notes.len());
     let mut replies = client
-        .route_chat(tokio_stream::iter(notes))
+        .route_chat(rust_grpc::stream::iter(notes))
         .await?
         .into_inner();
     while let Some(note) = replies.message().await? {

@@ -12,7 +12,6 @@ use std::process::ExitCode;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use pb::route_guide_server::RouteGuideServer;
 
@@ -49,7 +48,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let server = tokio::spawn(
         rust_grpc::Server::builder()
             .add_service(RouteGuideServer::new(server::RouteGuideService::new()))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            .serve_with_listener_shutdown(listener, async {
                 // Resolves when `stop` is sent or dropped.
                 let _ = stopped.await;
             }),

@@ -4,9 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use rust_grpc::{BoxStream, Request, Response, Status, Streaming};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use rust_grpc::{BoxStream, Request, Response, Status, Streaming, stream};
 
 use crate::map;
 use crate::pb::route_guide_server::RouteGuide;
@@ -58,15 +56,13 @@ impl RouteGuide for RouteGuideService {
         else {
             return Err(Status::invalid_argument("a rectangle needs both corners"));
         };
-        let found: Vec<Result<Feature, Status>> = self
+        let found: Vec<Feature> = self
             .features
             .iter()
             .filter(|f| f.location.is_some_and(|p| map::in_rectangle(lo, hi, p)))
             .cloned()
-            .map(Ok)
             .collect();
-        let stream: BoxStream<Feature> = Box::pin(tokio_stream::iter(found));
-        Ok(Response::new(stream))
+        Ok(Response::new(stream::boxed(stream::iter(found))))
     }
 
     async fn record_route(
@@ -97,7 +93,8 @@ impl RouteGuide for RouteGuideService {
     ) -> Result<Response<BoxStream<RouteNote>>, Status> {
         let mut incoming = request.into_inner();
         let notes = Arc::clone(&self.notes);
-        let (replies, stream) = mpsc::channel(16);
+        // At most 16 replies wait for the client; past that, `send` waits.
+        let (replies, answers) = stream::channel(16);
         // Read the client's notes as they arrive and answer each one, while the
         // response stream is already flowing back.
         tokio::spawn(async move {
@@ -123,13 +120,12 @@ impl RouteGuide for RouteGuideService {
                     earlier
                 };
                 for note in earlier {
-                    if replies.send(Ok(note)).await.is_err() {
+                    if replies.send(note).await.is_err() {
                         return; // The client hung up.
                     }
                 }
             }
         });
-        let stream: BoxStream<RouteNote> = Box::pin(ReceiverStream::new(stream));
-        Ok(Response::new(stream))
+        Ok(Response::new(answers))
     }
 }
