@@ -204,3 +204,106 @@ fn errors_keep_the_generator_error_its_place_and_its_source() {
         "Debug is the chain on one line"
     );
 }
+
+#[test]
+fn an_include_directory_that_does_not_exist_is_an_error() {
+    let out = tempfile::tempdir().unwrap();
+    let root = testdata().join("protos");
+    let missing = testdata().join("no-such-dir");
+    let error = rust_grpc_build::configure()
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile(
+            &[root.join("helloworld/helloworld.proto")],
+            &[&root, &missing],
+        )
+        .unwrap_err();
+    assert_eq!(
+        format!("{error:?}"),
+        format!("include directory {} does not exist", missing.display())
+    );
+}
+
+#[test]
+fn a_proto_that_does_not_exist_names_every_place_looked() {
+    let out = tempfile::tempdir().unwrap();
+    let root = testdata().join("protos");
+    let bad = testdata().join("bad");
+    let error = rust_grpc_build::configure()
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile(&["helloworld.proto"], &[&root, &bad])
+        .unwrap_err();
+    let text = format!("{error:?}");
+    assert!(
+        text.starts_with(&format!(
+            "helloworld.proto does not exist; looked for it at: helloworld.proto, {}, {}",
+            root.join("helloworld.proto").display(),
+            bad.join("helloworld.proto").display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_option_suggests_the_nearest_key() {
+    let error = rust_grpc_build::configure()
+        .option("btreemap=.")
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("unknown option `btreemap` (did you mean `btree_map`?)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_malformed_derive_fails_at_compile_before_any_output() {
+    let out = tempfile::tempdir().unwrap();
+    let root = testdata().join("protos");
+    for builder in [
+        rust_grpc_build::configure().type_attribute(".", "#[derive(Foo Bar)]"),
+        rust_grpc_build::configure()
+            .field_attribute(".helloworld.HelloRequest.name", "#[derive(Foo Bar)]"),
+    ] {
+        let error = builder
+            .emit_rerun_if_changed(false)
+            .out_dir(out.path())
+            .compile(&[root.join("helloworld/helloworld.proto")], &[&root])
+            .unwrap_err();
+        assert!(
+            error.to_string().contains(
+                "`#[derive(Foo Bar)]` is not a Rust attribute (such as `#[derive(Hash)]`): `derive` takes paths separated by commas"
+            ),
+            "{error}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn an_import_left_out_names_the_proto_to_add() {
+    let out = tempfile::tempdir().unwrap();
+    let bad = testdata().join("bad");
+    let protos = [bad.join("uses_other_package.proto")];
+    let error = rust_grpc_build::configure()
+        .generate_imports(false)
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile(&protos, &[&bad])
+        .unwrap_err();
+    assert!(error.generator().unwrap().is_missing_package());
+    assert!(
+        error.to_string().starts_with(
+            "the generated code would refer to types from other_package.proto but it is not generated"
+        ),
+        "{error}"
+    );
+    // The default generates imports, so the same call succeeds.
+    rust_grpc_build::configure()
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile(&protos, &[&bad])
+        .unwrap();
+}

@@ -38,6 +38,8 @@ pub(crate) enum Kind {
     Descriptor,
     /// prost-build could not generate the messages.
     Messages,
+    /// Generated code would name a package that is neither generated nor mapped.
+    MissingPackage,
     /// Reading or writing a file failed.
     Io,
 }
@@ -109,6 +111,13 @@ impl Error {
     /// prost-build could not generate the messages.
     pub fn is_messages(&self) -> bool {
         self.inner.kind == Kind::Messages
+    }
+
+    /// The generated code would refer to types of a file that is neither among
+    /// the files to generate nor mapped with `extern_path`; the message names the
+    /// .proto files to add.
+    pub fn is_missing_package(&self) -> bool {
+        self.inner.kind == Kind::MissingPackage
     }
 
     /// Reading or writing a file failed; the source is the I/O error.

@@ -63,8 +63,10 @@ impl From<OptionsError> for Error {
 ///
 /// # Errors
 ///
-/// Returns an error when a file to generate is not among `files`, or when prost
-/// cannot generate the messages.
+/// Returns an error when a file to generate is not among `files`, when the
+/// generated code would refer to types of a file that is neither generated nor
+/// mapped with `extern_path` (the message names the .proto files to add), or when
+/// prost cannot generate the messages.
 pub fn generate(
     files: &[FileDescriptorProto],
     files_to_generate: &[String],
@@ -99,6 +101,7 @@ pub fn generate(
     }
 
     validate::descriptors(files)?;
+    validate::references(files, &wanted, options)?;
     let all = files
         .iter()
         .map(|file| (file.clone(), wanted.contains(file.name())))

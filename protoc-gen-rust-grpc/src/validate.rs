@@ -2,12 +2,13 @@
 //! request may not, made before prost-build sees them: prost-build panics on
 //! some and writes code that cannot compile for others.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use prost_types::field_descriptor_proto::Type;
 use prost_types::{DescriptorProto, FileDescriptorProto};
 
-use crate::{Error, ErrorKind};
+use crate::{Error, ErrorKind, Options};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -52,6 +53,117 @@ pub(crate) fn descriptors(files: &[FileDescriptorProto]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Every type the files to generate name is generated with them, mapped with
+/// `extern_path`, or a well-known type from `prost_types`. Otherwise the code
+/// would name a module that is not there (etcd's rpc.proto alone names `mvccpb`)
+/// and fail to compile far from the cause.
+pub(crate) fn references(
+    files: &[FileDescriptorProto],
+    wanted: &BTreeSet<&str>,
+    options: &Options,
+) -> Result<(), Error> {
+    let mut defined_in = BTreeMap::new();
+    for file in files {
+        let scope = match file.package() {
+            "" => String::new(),
+            package => format!(".{package}"),
+        };
+        let mut names = BTreeMap::new();
+        for message in &file.message_type {
+            collect_message(&scope, message, &mut names);
+        }
+        for enumeration in &file.enum_type {
+            names.insert(format!("{scope}.{}", enumeration.name()), Kind::Enum);
+        }
+        defined_in.extend(names.into_keys().map(|name| (name, file)));
+    }
+    let provided = |name: &str| {
+        let external = options.extern_paths.iter().any(|(proto, _)| {
+            proto == "." || name == proto || name.starts_with(&format!("{proto}."))
+        });
+        external || (name.starts_with(".google.protobuf.") && !options.compile_well_known_types)
+    };
+    // Missing file -> (its package, the places that use it), sorted for stable text.
+    let mut missing: BTreeMap<&str, (&str, BTreeSet<String>)> = BTreeMap::new();
+    for file in files.iter().filter(|file| wanted.contains(file.name())) {
+        let mut uses = Vec::new();
+        let scope = match file.package() {
+            "" => String::new(),
+            package => format!("{package}."),
+        };
+        for service in &file.service {
+            for method in &service.method {
+                let rpc = format!("rpc {scope}{}/{}", service.name(), method.name());
+                uses.push((rpc.clone(), method.input_type()));
+                uses.push((rpc, method.output_type()));
+            }
+        }
+        fn fields<'a>(
+            scope: &str,
+            message: &'a DescriptorProto,
+            uses: &mut Vec<(String, &'a str)>,
+        ) {
+            let name = format!("{scope}{}", message.name());
+            for field in message.field.iter().filter(|f| f.type_name.is_some()) {
+                uses.push((format!("field {name}.{}", field.name()), field.type_name()));
+            }
+            for nested in &message.nested_type {
+                fields(&format!("{name}."), nested, uses);
+            }
+        }
+        for message in &file.message_type {
+            fields(&scope, message, &mut uses);
+        }
+        for (place, type_name) in uses {
+            let Some(source) = defined_in.get(type_name) else {
+                continue;
+            };
+            if wanted.contains(source.name()) || provided(type_name) {
+                continue;
+            }
+            missing
+                .entry(source.name())
+                .or_insert_with(|| (source.package(), BTreeSet::new()))
+                .1
+                .insert(format!("{} ({place}, `{type_name}`)", file.name()));
+        }
+    }
+    let Some((first, _)) = missing.first_key_value() else {
+        return Ok(());
+    };
+    let first = (*first).to_owned();
+    let names: Vec<&str> = missing.keys().copied().collect();
+    let mut out = format!(
+        "the generated code would refer to types from {} but {} not generated: add {} to the .proto files to generate, or map {} with extern_path",
+        names.join(", "),
+        if names.len() == 1 {
+            "it is"
+        } else {
+            "they are"
+        },
+        if names.len() == 1 { "it" } else { "them" },
+        if names.len() == 1 {
+            "its package"
+        } else {
+            "their packages"
+        },
+    );
+    for (name, (package, places)) in &missing {
+        let _ = match *package {
+            "" => write!(out, "\n  {name} (no package) is used by:"),
+            _ => write!(
+                out,
+                "\n  {name} (package {package}: extern_path=.{package}=::other_crate::{}) is used by:",
+                package.replace('.', "::")
+            ),
+        };
+        for place in places {
+            let _ = write!(out, "\n    {place}");
+        }
+    }
+    Err(Error::new(ErrorKind::MissingPackage, out).with_file(first))
 }
 
 fn invalid(file: &str, message: String) -> Error {

@@ -479,3 +479,159 @@ fn readme_option_table_matches_the_options() {
         "README's option table (key, default) differs from Options::documented()"
     );
 }
+
+/// Runs the standalone door on `files` with `includes` into a fresh directory.
+fn standalone_error(
+    includes: &[&std::path::Path],
+    files: &[&std::path::Path],
+    opt: &[&str],
+) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = Vec::new();
+    for include in includes {
+        args.extend(["-I".to_owned(), include.display().to_string()]);
+    }
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    args.extend(["--out".to_owned(), out.path().display().to_string()]);
+    for opt in opt {
+        args.extend(["--opt".to_owned(), (*opt).to_owned()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run_standalone(&args);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "wrote output"
+    );
+    stderr(&output)
+}
+
+#[test]
+fn a_proto_that_does_not_exist_names_every_place_looked() {
+    let bad = testdata().join("bad");
+    let root = corpus_root();
+    let text = standalone_error(&[&bad, &root], &[std::path::Path::new("nope.proto")], &[]);
+    assert!(
+        text.starts_with(&format!(
+            "protoc-gen-rust-grpc: nope.proto does not exist; looked for it at: nope.proto, {}, {}",
+            bad.join("nope.proto").display(),
+            root.join("nope.proto").display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_proto_outside_every_include_says_so() {
+    let bad = testdata().join("bad");
+    let root = corpus_root();
+    let text = standalone_error(&[&root], &[&bad.join("unknown_type.proto")], &[]);
+    assert!(
+        text.contains(&format!(
+            "unknown_type.proto is not inside any include directory ({})",
+            root.display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_import_error_names_every_place_looked() {
+    let bad = testdata().join("bad");
+    let root = corpus_root();
+    let text = standalone_error(&[&bad, &root], &[&bad.join("missing_import.proto")], &[]);
+    assert!(
+        text.contains(&format!(
+            "\n  looked for it at: {}, {}\n",
+            bad.join("does/not/exist.proto").display(),
+            root.join("does/not/exist.proto").display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_include_directory_that_does_not_exist_is_an_error() {
+    let root = corpus_root();
+    let missing = testdata().join("no-such-dir");
+    let text = standalone_error(
+        &[&missing, &root],
+        &[&root.join("helloworld/helloworld.proto")],
+        &[],
+    );
+    assert_eq!(
+        text,
+        format!(
+            "protoc-gen-rust-grpc: include directory {} does not exist\n",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn an_unknown_option_suggests_the_nearest_key_through_both_doors() {
+    let root = corpus_root();
+    let proto = root.join("helloworld/helloworld.proto");
+    let expected = "unknown option `default_stub` (did you mean `default_stubs`?)";
+    let text = standalone_error(&[&root], &[&proto], &["default_stub=true"]);
+    assert!(text.contains(expected), "{text}");
+    let out = tempfile::tempdir().unwrap();
+    let output = run_protoc(&root, &[proto], out.path(), Some("default_stub=true"));
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+}
+
+#[test]
+fn a_derive_that_does_not_parse_is_refused_before_generating() {
+    let root = corpus_root();
+    let proto = root.join("helloworld/helloworld.proto");
+    let text = standalone_error(
+        &[&root],
+        &[&proto],
+        &["type_attribute=.=#[derive(Foo Bar)]"],
+    );
+    assert!(
+        text.contains(
+            "option `type_attribute`: `#[derive(Foo Bar)]` is not a Rust attribute (such as `#[derive(Hash)]`): `derive` takes paths separated by commas"
+        ),
+        "{text}"
+    );
+}
+
+const UNGENERATED_PACKAGE: &str = "\
+the generated code would refer to types from other_package.proto but it is not generated: add it to the .proto files to generate, or map its package with extern_path
+  other_package.proto (package bad.other: extern_path=.bad.other=::other_crate::bad::other) is used by:
+    uses_other_package.proto (field bad.uses.Holder.thing, `.bad.other.Thing`)
+    uses_other_package.proto (rpc bad.uses.Keeper/Keep, `.bad.other.Thing`)";
+
+#[test]
+fn a_package_neither_generated_nor_mapped_names_the_proto_to_add() {
+    let bad = testdata().join("bad");
+    let proto = bad.join("uses_other_package.proto");
+    let text = standalone_error(&[&bad], &[&proto], &[]);
+    assert_eq!(
+        text,
+        format!("protoc-gen-rust-grpc: {UNGENERATED_PACKAGE}\n")
+    );
+
+    // protoc prints the response's error after the output flag.
+    let out = tempfile::tempdir().unwrap();
+    let output = run_protoc(&bad, std::slice::from_ref(&proto), out.path(), None);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains(UNGENERATED_PACKAGE),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+
+    // Generated together, or mapped, it is fine.
+    for (files, opt) in [
+        (vec![proto.clone(), bad.join("other_package.proto")], None),
+        (vec![proto.clone()], Some("extern_path=.bad.other=::other")),
+    ] {
+        let output = run_protoc(&bad, &files, out.path(), opt);
+        assert!(output.status.success(), "{opt:?}: {}", stderr(&output));
+    }
+}
