@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | messages in a `Vec` or any iterator | `boxed(iter(items))` | `iter(items)` |
 //! | one message | `boxed(once(item))` | `once(item)` |
-//! | nothing | `boxed(empty())` | `empty()` |
+//! | nothing | `boxed(empty::<T>())` | `empty()` |
 //! | messages made later, by a task | the stream of [`channel`] | |
 //! | some other `Stream` | `boxed(stream)` | `stream` |
 //!
@@ -74,6 +74,9 @@ impl<T> IntoItem<T> for Result<T, Status> {
 
 /// Boxes `stream` as the [`BoxStream`] a streaming handler returns. Its items
 /// are messages, or `Result`s whose `Err` ends the call with that status.
+///
+/// Either could fit a stream that never names its item, so [`empty`] needs
+/// it spelled out: `boxed(empty::<T>())`.
 pub fn boxed<T: 'static, S>(stream: S) -> BoxStream<T>
 where
     S: Stream<Item: IntoItem<T>> + Send + 'static,

@@ -13,3 +13,4 @@ mod negotiation;
 mod reserved_metadata;
 mod rich_errors;
 mod status_codes;
+mod stream_helpers;
