@@ -16,23 +16,212 @@
 //! `server` and `client` -> [`codegen`] (what generated code names) -> `services`
 //! (health, reflection).
 //!
-//! ```no_run
-//! # mod pb {
-//! #     pub mod greeter_client {
-//! #         #[derive(Clone)]
-//! #         pub struct GreeterClient;
-//! #         impl GreeterClient {
-//! #             pub async fn connect(_: &str) -> Result<Self, rust_grpc::Error> { Ok(Self) }
-//! #         }
-//! #     }
-//! # }
-//! // mod pb { rust_grpc::include_proto!("helloworld"); }
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = pb::greeter_client::GreeterClient::connect("http://127.0.0.1:50051").await?;
-//! # let _ = client;
+//! # A service, served and called
+//!
+//! A `.proto` file such as this one:
+//!
+//! ```proto
+//! package echo;
+//! service Echo {
+//!   rpc UnaryEcho(EchoRequest) returns (EchoResponse);
+//!   rpc ServerStreamingEcho(EchoRequest) returns (stream EchoResponse);
+//!   rpc ClientStreamingEcho(stream EchoRequest) returns (EchoResponse);
+//!   rpc BidirectionalStreamingEcho(stream EchoRequest) returns (stream EchoResponse);
+//! }
+//! message EchoRequest { string message = 1; uint32 count = 2; }
+//! message EchoResponse { string message = 1; }
+//! ```
+//!
+//! compiled by `rust_grpc_build::compile_protos(&["proto/echo.proto"], &["proto"])`
+//! in `build.rs`, gives the module `pb` below: the messages, a client
+//! `pb::echo_client::EchoClient` whose methods take `&self`, and a trait
+//! `pb::echo_server::Echo` of `async fn`s with the server `EchoServer` around it.
+//! (The examples compile the same file, with `default_stubs=true`, so each
+//! implements only the method it shows.)
+//!
+//! ## Unary: one request, one response
+//!
+//! Served on a port of 127.0.0.1 and called over TCP:
+//!
+//! ```
+//! # mod pb { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guide/echo.rs")); }
+//! // In your crate: mod pb { rust_grpc::include_proto!("echo"); }
+//! use pb::echo_client::EchoClient;
+//! use pb::echo_server::{Echo, EchoServer};
+//! use pb::{EchoRequest, EchoResponse};
+//! use rust_grpc::{Request, Response, Server, Status};
+//!
+//! struct MyEcho;
+//!
+//! impl Echo for MyEcho {
+//!     async fn unary_echo(
+//!         &self,
+//!         request: Request<EchoRequest>,
+//!     ) -> Result<Response<EchoResponse>, Status> {
+//!         let message = request.into_inner().message;
+//!         if message.is_empty() {
+//!             return Err(Status::invalid_argument("nothing to echo"));
+//!         }
+//!         Ok(Response::new(EchoResponse { message }))
+//!     }
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let url = format!("http://{}", listener.local_addr()?);
+//! tokio::spawn(Server::builder().add_service(EchoServer::new(MyEcho)).serve_with_listener(listener));
+//!
+//! let client = EchoClient::connect(url).await?;
+//! let reply = client.unary_echo(EchoRequest { message: "hi".into(), count: 0 }).await?;
+//! assert_eq!(reply.get_ref().message, "hi");
+//!
+//! let error = client.unary_echo(EchoRequest::default()).await.unwrap_err();
+//! assert_eq!(error.code(), rust_grpc::Code::InvalidArgument);
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The examples below serve in the same process instead
+//! ([`in_process::channel`]): the whole gRPC path, no socket.
+//!
+//! ## Server streaming: one request, a stream of responses
+//!
+//! The handler returns a [`BoxStream`]: here [`stream::iter`] over messages it
+//! has, boxed; [`stream::channel`] streams what a task sends later.
+//!
+//! ```
+//! # mod pb { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guide/echo.rs")); }
+//! use pb::echo_client::EchoClient;
+//! use pb::echo_server::{Echo, EchoServer};
+//! use pb::{EchoRequest, EchoResponse};
+//! use rust_grpc::{BoxStream, Request, Response, Server, Status, stream};
+//!
+//! struct MyEcho;
+//!
+//! impl Echo for MyEcho {
+//!     async fn server_streaming_echo(
+//!         &self,
+//!         request: Request<EchoRequest>,
+//!     ) -> Result<Response<BoxStream<EchoResponse>>, Status> {
+//!         let EchoRequest { message, count } = request.into_inner();
+//!         let replies = (0..count).map(move |_| EchoResponse { message: message.clone() });
+//!         Ok(Response::new(stream::boxed(stream::iter(replies))))
+//!     }
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let channel = rust_grpc::in_process::channel(Server::builder().add_service(EchoServer::new(MyEcho)));
+//! let client = EchoClient::new(channel);
+//! let request = EchoRequest { message: "again".into(), count: 3 };
+//! let mut replies = client.server_streaming_echo(request).await?.into_inner();
+//! let mut got = Vec::new();
+//! while let Some(reply) = replies.message().await? {
+//!     got.push(reply.message);
+//! }
+//! assert_eq!(got, ["again", "again", "again"]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Client streaming: a stream of requests, one response
+//!
+//! The handler reads a [`Streaming`]; the client sends any stream of messages,
+//! such as [`stream::iter`] over a `Vec`.
+//!
+//! ```
+//! # mod pb { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guide/echo.rs")); }
+//! use pb::echo_client::EchoClient;
+//! use pb::echo_server::{Echo, EchoServer};
+//! use pb::{EchoRequest, EchoResponse};
+//! use rust_grpc::{Request, Response, Server, Status, Streaming, stream};
+//!
+//! struct MyEcho;
+//!
+//! impl Echo for MyEcho {
+//!     async fn client_streaming_echo(
+//!         &self,
+//!         request: Request<Streaming<EchoRequest>>,
+//!     ) -> Result<Response<EchoResponse>, Status> {
+//!         let mut requests = request.into_inner();
+//!         let mut words = Vec::new();
+//!         while let Some(request) = requests.message().await? {
+//!             words.push(request.message);
+//!         }
+//!         Ok(Response::new(EchoResponse { message: words.join(" ") }))
+//!     }
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let channel = rust_grpc::in_process::channel(Server::builder().add_service(EchoServer::new(MyEcho)));
+//! let client = EchoClient::new(channel);
+//! let requests = ["one", "two", "three"].map(|word| EchoRequest { message: word.into(), count: 0 });
+//! let reply = client.client_streaming_echo(stream::iter(requests)).await?;
+//! assert_eq!(reply.get_ref().message, "one two three");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Bidirectional streaming: both sides stream at once
+//!
+//! The handler answers each request as it arrives: a task reads the requests
+//! and sends on a [`stream::channel`], whose stream is the response. `send`
+//! waits while the client is slow to read, and fails once the call is over.
+//!
+//! ```
+//! # mod pb { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guide/echo.rs")); }
+//! use pb::echo_client::EchoClient;
+//! use pb::echo_server::{Echo, EchoServer};
+//! use pb::{EchoRequest, EchoResponse};
+//! use rust_grpc::{BoxStream, Request, Response, Server, Status, Streaming, stream};
+//!
+//! struct MyEcho;
+//!
+//! impl Echo for MyEcho {
+//!     async fn bidirectional_streaming_echo(
+//!         &self,
+//!         request: Request<Streaming<EchoRequest>>,
+//!     ) -> Result<Response<BoxStream<EchoResponse>>, Status> {
+//!         let mut requests = request.into_inner();
+//!         let (replies, stream) = stream::channel(16);
+//!         tokio::spawn(async move {
+//!             loop {
+//!                 let reply = match requests.message().await {
+//!                     Ok(Some(request)) => Ok(EchoResponse { message: request.message.to_uppercase() }),
+//!                     Ok(None) => return,
+//!                     // A broken request stream ends the response with its status.
+//!                     Err(status) => Err(status),
+//!                 };
+//!                 if replies.send(reply).await.is_err() {
+//!                     return; // The call is over.
+//!                 }
+//!             }
+//!         });
+//!         Ok(Response::new(stream))
+//!     }
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let channel = rust_grpc::in_process::channel(Server::builder().add_service(EchoServer::new(MyEcho)));
+//! let client = EchoClient::new(channel);
+//! let requests = ["hello", "there"].map(|word| EchoRequest { message: word.into(), count: 0 });
+//! let mut replies = client.bidirectional_streaming_echo(stream::iter(requests)).await?.into_inner();
+//! assert_eq!(replies.message().await?.unwrap().message, "HELLO");
+//! assert_eq!(replies.message().await?.unwrap().message, "THERE");
+//! assert!(replies.message().await?.is_none());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Where to go next
+//!
+//! [`Server`] (limits, keepalive, TLS, graceful [`Shutdown`]), [`Endpoint`] and
+//! [`channel`] (targets, load balancing, service config, retries), [`deadline`]
+//! and [`cancel`], [`interceptor`], [`compression`], [`limits`], [`health`] and
+//! [`reflection`], [`errors`] (rich error details), [`in_process`] for tests.
 #![forbid(unsafe_code)]
 
 // Generated code names `::rust_grpc::...`; this lets the runtime's own services
@@ -65,6 +254,23 @@ pub use prost;
 pub use prost_types;
 pub use server::{Router, ServeError, Server, Shutdown, in_process, trace};
 pub use services::{health, reflection};
+/// Metadata: the headers and trailers of a call, as keys and values. Keys
+/// are lowercase; a key ending in `-bin` holds bytes (sent base64-encoded), any
+/// other holds printable ASCII.
+///
+/// ```
+/// use rust_grpc::Request;
+/// use rust_grpc::metadata::MetadataValue;
+///
+/// let mut request = Request::new(());
+/// request.metadata_mut().insert("x-tenant", MetadataValue::from_static("blue"));
+/// request.metadata_mut().insert_bin("x-trace-bin", MetadataValue::from_bytes(&[1, 2, 3]));
+/// assert_eq!(request.metadata().get("x-tenant").unwrap(), "blue");
+/// ```
+///
+/// Names the protocol owns (`grpc-status`, `content-type`, ...) are refused:
+/// see [`reserved`]. These are tonic's types; their pages show tonic's
+/// documentation, where `tonic::metadata` reads `rust_grpc::metadata`.
 pub use tonic::metadata;
 #[cfg(feature = "tls")]
 pub use transport::tls::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};

@@ -3,7 +3,38 @@
 
 use std::sync::Arc;
 
-pub use tonic::{Code, Status};
+/// How a call ended: a [`Code`], a message for people, and metadata sent as
+/// trailers. A handler returns one as its error; a client gets one for every
+/// call that did not end OK.
+///
+/// ```
+/// use rust_grpc::{Code, Status};
+///
+/// fn find(name: &str) -> Result<String, Status> {
+///     Err(Status::not_found(format!("no user {name:?}")))
+/// }
+/// let status = find("ada").unwrap_err();
+/// assert_eq!(status.code(), Code::NotFound);
+/// assert_eq!(status.message(), "no user \"ada\"");
+/// ```
+///
+/// Rich error details (`google.rpc.ErrorInfo`, `RetryInfo`, ...) are in
+/// [`errors`](crate::errors). Below, the type's own documentation, written for
+/// tonic (whose type this is, so tonic's clients and servers read it too).
+pub use tonic::Status;
+
+/// The gRPC status codes, `Ok` to `Unauthenticated` (0 to 16), as every gRPC
+/// implementation numbers them.
+///
+/// ```
+/// use rust_grpc::Code;
+///
+/// assert_eq!(Code::from_i32(5), Code::NotFound);
+/// assert_eq!(Code::DeadlineExceeded.to_string(), "Deadline expired before operation could complete");
+/// ```
+///
+/// Below, the type's own documentation, written for tonic.
+pub use tonic::Code;
 
 /// The status of a response with HTTP status `status` and no `grpc-status`, as
 /// gRPC's HTTP-to-gRPC mapping gives it.

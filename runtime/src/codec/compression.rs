@@ -34,19 +34,20 @@
 //!
 //! ```
 //! use rust_grpc::compression::SendCompression;
-//! use rust_grpc::{BoxStream, Response, ResponseExt as _};
-//! use tokio_stream::StreamExt as _;
+//! use rust_grpc::{BoxStream, Response, ResponseExt as _, stream};
 //!
 //! // Compress the first message and not the second.
 //! let choice = SendCompression::new();
 //! let setter = choice.clone();
-//! let messages = tokio_stream::iter([("first", true), ("second", false)]).map(
-//!     move |(message, compress)| {
+//! // The iterator's `map` runs as the stream yields each message.
+//! let messages = [("first", true), ("second", false)]
+//!     .into_iter()
+//!     .map(move |(message, compress)| {
 //!         setter.set(compress);
-//!         Ok(message.to_owned())
-//!     },
-//! );
-//! let mut response: Response<BoxStream<String>> = Response::new(Box::pin(messages));
+//!         message.to_owned()
+//!     });
+//! let mut response: Response<BoxStream<String>> =
+//!     Response::new(stream::boxed(stream::iter(messages)));
 //! response.set_send_compression(choice);
 //! ```
 //!
@@ -59,18 +60,17 @@
 //!
 //! ```
 //! use rust_grpc::compression::SendCompression;
-//! use rust_grpc::{Request, RequestExt as _};
-//! use tokio_stream::StreamExt as _;
+//! use rust_grpc::{Request, RequestExt as _, stream};
 //!
 //! let choice = SendCompression::new();
 //! let setter = choice.clone();
-//! let requests = tokio_stream::iter([("compressed", true), ("plain", false)]).map(
-//!     move |(message, compress)| {
+//! let requests = [("compressed", true), ("plain", false)]
+//!     .into_iter()
+//!     .map(move |(message, compress)| {
 //!         setter.set(compress);
 //!         message.to_owned()
-//!     },
-//! );
-//! let mut request = Request::new(requests);
+//!     });
+//! let mut request = Request::new(stream::iter(requests));
 //! request.set_send_compression(choice);
 //! // client.client_streaming_method(request).await
 //! ```
