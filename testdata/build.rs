@@ -1,7 +1,9 @@
 //! Compiles the whole corpus twice: with the default options, and with default
 //! UNIMPLEMENTED stubs on every server trait method; then the well-known-types
 //! file with `compile_well_known_types`, and a service whose messages come from
-//! another module through `extern_path`. When `RUST_GRPC_GOOGLEAPIS`
+//! another module through `extern_path`. The default output is also included
+//! package by package with `include_proto!` (`linted.rs`), as a user's crate
+//! does, without the module tree's allows, so lints apply to it. When `RUST_GRPC_GOOGLEAPIS`
 //! names a folder of googleapis-common-protos (`.ci/test` downloads it), that
 //! real-world corpus is compiled too, under `cfg(googleapis)`.
 
@@ -27,9 +29,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     protos(root, &mut files);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    rust_grpc_build::configure()
+    let default = rust_grpc_build::configure()
         .out_dir(out.join("default"))
         .compile(&files, &[root])?;
+    std::fs::write(out.join("linted.rs"), linted_tree(&default.written))?;
     rust_grpc_build::configure()
         .default_stubs(true)
         .emit_rerun_if_changed(false)
@@ -61,4 +64,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rustc-cfg=googleapis");
     }
     Ok(())
+}
+
+/// `pub mod a { pub mod b { rust_grpc::include_proto!("default/a.b"); } }` for
+/// every package file written, each module documented, no lint allowed.
+fn linted_tree(written: &[PathBuf]) -> String {
+    use std::collections::BTreeMap;
+    #[derive(Default)]
+    struct Node {
+        file: Option<String>,
+        children: BTreeMap<String, Node>,
+    }
+    fn write(node: &Node, out: &mut String) {
+        if let Some(file) = &node.file {
+            out.push_str(&format!("rust_grpc::include_proto!(\"default/{file}\");\n"));
+        }
+        for (name, child) in &node.children {
+            let ident = if name == "type" { "r#type" } else { name };
+            out.push_str(&format!(
+                "/// Package segment `{name}`.\npub mod {ident} {{\n"
+            ));
+            write(child, out);
+            out.push_str("}\n");
+        }
+    }
+    let mut root = Node::default();
+    let mut stems: Vec<String> = written
+        .iter()
+        .filter_map(|path| path.file_stem()?.to_str().map(str::to_owned))
+        .filter(|stem| stem != "mod")
+        .collect();
+    stems.sort();
+    for stem in stems {
+        let mut node = &mut root;
+        if stem != "_" {
+            for part in stem.split('.') {
+                node = node.children.entry(part.to_owned()).or_default();
+            }
+        }
+        node.file = Some(stem);
+    }
+    let mut out = String::new();
+    write(&root, &mut out);
+    out
 }

@@ -23,7 +23,10 @@ pub(crate) fn generate(service: &Service) -> TokenStream {
         let path = format_ident!("{}", method.const_name);
         let input = tokens(&method.input);
         let output = tokens(&method.output);
-        let docs = model::docs(&method.docs);
+        let docs = model::docs(&model::with_errors(
+            &method.docs,
+            " Returns the `Status` the server answered with, or one saying why the call failed.",
+        ));
         let deprecated = model::deprecated(method.deprecated);
         let signature_and_body = match method.kind {
             Kind::Unary => quote! {
@@ -58,9 +61,12 @@ pub(crate) fn generate(service: &Service) -> TokenStream {
         }
     });
 
+    // Docs carry proto comments and method names are the proto's: pedantic lints
+    // on their wording (doc_markdown) or names (wrong_self_convention for an rpc
+    // `IntoInner`) are the user's protos', not something the user can fix here.
     quote! {
         #[doc = #module_doc]
-        #[allow(deprecated, dead_code, unreachable_pub)]
+        #[allow(deprecated, dead_code, unreachable_pub, clippy::doc_markdown, clippy::wrong_self_convention)]
         pub mod #module {
             #struct_docs
             #deprecated
@@ -71,6 +77,10 @@ pub(crate) fn generate(service: &Service) -> TokenStream {
 
             impl #client<::rust_grpc::Channel> {
                 /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+                ///
+                /// # Errors
+                ///
+                /// Returns an error when `dst` is not a valid endpoint or the connection fails.
                 pub async fn connect<D>(dst: D) -> ::core::result::Result<Self, ::rust_grpc::Error>
                 where
                     D: ::core::convert::TryInto<::rust_grpc::Endpoint>,

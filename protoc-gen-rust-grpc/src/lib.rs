@@ -207,7 +207,20 @@ fn package_file(files: &[&FileDescriptorProto], body: &str, options: &Options) -
         out,
         "const _: () = ::rust_grpc::codegen::require_codegen_version::<{CODEGEN_VERSION}>();"
     );
-    for line in body.lines() {
+    let mut lines = body.lines().peekable();
+    while let Some(line) = lines.next() {
+        if lines
+            .peek()
+            .is_some_and(|next| is_prost_enum_impl(line, next))
+        {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            // prost's own enum helpers: its docs say "ProtoBuf" unquoted and its
+            // `as_str_name` has no #[must_use]; neither is the user's to fix.
+            let _ = writeln!(
+                out,
+                "{indent}#[allow(clippy::doc_markdown, clippy::must_use_candidate)]"
+            );
+        }
         out.push_str(&escape_bidi(&plain_code_fence(line)));
         out.push('\n');
     }
@@ -233,6 +246,16 @@ pub fn encode_descriptor_set(files: &[FileDescriptorProto]) -> Vec<u8> {
         file: files.iter().map(embedded_descriptor).collect(),
     }
     .encode_to_vec()
+}
+
+/// Whether `line` opens the `impl` prost writes for every enum (`as_str_name`,
+/// `from_str_name`), known by the doc line that follows it.
+fn is_prost_enum_impl(line: &str, next: &str) -> bool {
+    let line = line.trim();
+    line.starts_with("impl ")
+        && line.ends_with(" {")
+        && next.trim()
+            == "/// String value of the enum field names used in the ProtoBuf definition."
 }
 
 /// Code blocks in proto comments are examples in other languages or pseudo-code:

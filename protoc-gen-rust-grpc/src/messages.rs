@@ -30,6 +30,11 @@ pub(crate) fn generate(
     for (proto, rust) in &options.extern_paths {
         config.extern_path(proto, rust);
     }
+    // prost writes a message's, enum's or field's docs only from proto comments:
+    // a proto without them, or with `snake_case` words unquoted, would warn
+    // under missing_docs and clippy::doc_markdown in the user's crate, and only
+    // the .proto can change that. (Attributes on a type cover its fields.)
+    config.type_attribute(".", "#[allow(missing_docs, clippy::doc_markdown)]");
     for (path, attribute) in &options.type_attributes {
         config.type_attribute(path, attribute);
     }

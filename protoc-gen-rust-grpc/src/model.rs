@@ -156,6 +156,17 @@ pub(crate) fn with_summary(lines: &[String], summary: String) -> Vec<String> {
     all
 }
 
+/// The proto's doc lines followed by an `# Errors` section (clippy's
+/// `missing_errors_doc` asks every public fn returning `Result` for one).
+pub(crate) fn with_errors(lines: &[String], errors: &str) -> Vec<String> {
+    let mut all = lines.to_vec();
+    if !all.is_empty() {
+        all.push(String::new());
+    }
+    all.extend([" # Errors".to_owned(), String::new(), errors.to_owned()]);
+    all
+}
+
 /// `#[deprecated]` when the .proto says so.
 pub(crate) fn deprecated(deprecated: bool) -> TokenStream {
     if deprecated {

@@ -27,7 +27,13 @@ pub(crate) fn generate(service: &Service, default_stubs: bool) -> TokenStream {
         let ident = tokens(&method.ident);
         let input = tokens(&method.input);
         let output = tokens(&method.output);
-        let docs = model::docs(&method.docs);
+        // missing_docs asks every trait method for a doc; an rpc without a comment
+        // gets one naming it.
+        let docs = if method.docs.is_empty() {
+            model::docs(&[format!(" Answers `{}`.", method.path)])
+        } else {
+            model::docs(&method.docs)
+        };
         let deprecated = model::deprecated(method.deprecated);
         let request = match method.kind {
             Kind::Unary | Kind::ServerStreaming => quote! { ::rust_grpc::Request<#input> },
@@ -80,16 +86,24 @@ pub(crate) fn generate(service: &Service, default_stubs: bool) -> TokenStream {
         }
     });
 
-    // An empty service has no arms that would use the handler.
-    let take_inner = if service.methods.is_empty() {
-        TokenStream::new()
+    // An empty service has no arms: no handler to take, and no `match` with one
+    // arm (clippy's match_single_binding).
+    let dispatch = if service.methods.is_empty() {
+        quote! { ::rust_grpc::codegen::unimplemented(request) }
     } else {
-        quote! { let inner = ::std::sync::Arc::clone(&self.inner); }
+        quote! {
+            let inner = ::std::sync::Arc::clone(&self.inner);
+            match request.uri().path() {
+                #(#arms)*
+                _ => ::rust_grpc::codegen::unimplemented(request),
+            }
+        }
     };
 
+    // As for the client: pedantic lints on proto comments and rpc names.
     quote! {
         #[doc = #module_doc]
-        #[allow(deprecated, dead_code, unreachable_pub)]
+        #[allow(deprecated, dead_code, unreachable_pub, clippy::doc_markdown, clippy::wrong_self_convention)]
         pub mod #module {
             #trait_docs
             #deprecated
@@ -113,7 +127,7 @@ pub(crate) fn generate(service: &Service, default_stubs: bool) -> TokenStream {
 
                 /// Serves a shared `inner`.
                 pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
-                    Self { inner, config: ::core::default::Default::default() }
+                    Self { inner, config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default() }
                 }
 
                 /// Serves `inner`, passing every request through `interceptor` first.
@@ -177,11 +191,7 @@ pub(crate) fn generate(service: &Service, default_stubs: bool) -> TokenStream {
                 }
 
                 fn call(&mut self, request: ::rust_grpc::codegen::http::Request<B>) -> Self::Future {
-                    #take_inner
-                    match request.uri().path() {
-                        #(#arms)*
-                        _ => ::rust_grpc::codegen::unimplemented(request),
-                    }
+                    #dispatch
                 }
             }
         }

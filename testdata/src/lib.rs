@@ -13,6 +13,14 @@ pub mod default {
     include!(concat!(env!("OUT_DIR"), "/default/mod.rs"));
 }
 
+/// The corpus again, each package included with `include_proto!` as a user's
+/// crate does, without the allows of the module tree: generated code must pass
+/// `missing_docs`, `unreachable_pub` and `clippy::pedantic` (checked by clippy).
+#[deny(missing_docs, unreachable_pub, clippy::pedantic)]
+pub mod linted {
+    include!(concat!(env!("OUT_DIR"), "/linted.rs"));
+}
+
 /// The corpus generated with `default_stubs=true`.
 pub mod stubs {
     include!(concat!(env!("OUT_DIR"), "/stubs/mod.rs"));

@@ -2,6 +2,7 @@
 // source: nopackage.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message in the root namespace.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Orphan {
@@ -18,7 +19,13 @@ pub mod lonely_methods {
     pub const ADOPT: &str = "/Lonely/Adopt";
 }
 /// The client for `Lonely`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod lonely_client {
     /// A service in the root namespace.
     ///
@@ -29,6 +36,10 @@ pub mod lonely_client {
     }
     impl LonelyClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -101,6 +112,10 @@ pub mod lonely_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> LonelyClient<T> {
         /// Echo the orphan back.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn adopt(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Orphan>,
@@ -118,7 +133,13 @@ pub mod lonely_client {
     }
 }
 /// The server for `Lonely`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod lonely_server {
     /// A service in the root namespace.
     ///
@@ -150,7 +171,7 @@ pub mod lonely_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -2,6 +2,7 @@
 // source: corpus/bidi.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message whose comment reverses text: \u{202E}txet desrever\u{202C}.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Reversed {
@@ -13,6 +14,7 @@ pub struct Reversed {
     pub other: ::rust_grpc::prost::alloc::string::String,
 }
 /// An enum with isolates \u{2066}a\u{2069} \u{2067}b\u{2069} \u{2068}c\u{2069}.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(
     Clone,
     Copy,
@@ -32,6 +34,7 @@ pub enum Direction {
     /// Right to left: \u{202E}.
     Rtl = 1,
 }
+#[allow(clippy::doc_markdown, clippy::must_use_candidate)]
 impl Direction {
     /// String value of the enum field names used in the ProtoBuf definition.
     ///
@@ -61,7 +64,13 @@ pub mod mirror_methods {
     pub const REFLECT: &str = "/corpus.bidi.Mirror/Reflect";
 }
 /// The client for `corpus.bidi.Mirror`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod mirror_client {
     /// A service with \u{202E}reversed\u{202C} documentation.
     ///
@@ -72,6 +81,10 @@ pub mod mirror_client {
     }
     impl MirrorClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -144,6 +157,10 @@ pub mod mirror_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> MirrorClient<T> {
         /// A method with \u{2067}isolated\u{2069} and \u{202E} text.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn reflect(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Reversed>,
@@ -161,7 +178,13 @@ pub mod mirror_client {
     }
 }
 /// The server for `corpus.bidi.Mirror`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod mirror_server {
     /// A service with \u{202E}reversed\u{202C} documentation.
     ///
@@ -193,7 +216,7 @@ pub mod mirror_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

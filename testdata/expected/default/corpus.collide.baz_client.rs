@@ -2,6 +2,7 @@
 // source: corpus/collide/baz_client/thing.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message in the child package.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Thing {

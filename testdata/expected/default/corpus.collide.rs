@@ -2,6 +2,7 @@
 // source: corpus/collide/collide.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A plain message for the services below.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Ping {
@@ -10,6 +11,7 @@ pub struct Ping {
     pub text: ::rust_grpc::prost::alloc::string::String,
 }
 /// A message with a nested type: prost writes `pub mod foo_server` for it.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct FooServer {
@@ -20,6 +22,7 @@ pub struct FooServer {
 /// Nested message and enum types in `FooServer`.
 pub mod foo_server {
     /// Nested, so the message gets a module.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub struct Inner {
@@ -29,6 +32,7 @@ pub mod foo_server {
     }
 }
 /// A message with a oneof: prost writes `pub mod foo_client` for it.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct FooClient {
@@ -39,6 +43,7 @@ pub struct FooClient {
 /// Nested message and enum types in `FooClient`.
 pub mod foo_client {
     /// Either one.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Oneof)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub enum Choice {
@@ -51,6 +56,7 @@ pub mod foo_client {
     }
 }
 /// No nested types, so prost writes no `plain_server` module.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct PlainServer {
@@ -67,7 +73,13 @@ pub mod foo_bar_methods {
     pub const CALL: &str = "/corpus.collide.FooBar/Call";
 }
 /// The client for `corpus.collide.FooBar`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod foo_bar_client {
     /// snake_case is `foo_bar`, so its modules are `foo_bar_client`, ...
     ///
@@ -78,6 +90,10 @@ pub mod foo_bar_client {
     }
     impl FooBarClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -150,6 +166,10 @@ pub mod foo_bar_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> FooBarClient<T> {
         /// Single method.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn call(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Ping>,
@@ -167,7 +187,13 @@ pub mod foo_bar_client {
     }
 }
 /// The server for `corpus.collide.FooBar`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod foo_bar_server {
     /// snake_case is `foo_bar`, so its modules are `foo_bar_client`, ...
     ///
@@ -199,7 +225,7 @@ pub mod foo_bar_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -300,7 +326,13 @@ pub mod foo_bar_2_methods {
     pub const CALL: &str = "/corpus.collide.Foo_Bar/Call";
 }
 /// The client for `corpus.collide.Foo_Bar`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod foo_bar_2_client {
     /// snake_case is `foo_bar` too: its modules must not reuse `FooBar`'s.
     ///
@@ -311,6 +343,10 @@ pub mod foo_bar_2_client {
     }
     impl FooBarClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -383,6 +419,10 @@ pub mod foo_bar_2_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> FooBarClient<T> {
         /// Single method.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn call(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Ping>,
@@ -400,7 +440,13 @@ pub mod foo_bar_2_client {
     }
 }
 /// The server for `corpus.collide.Foo_Bar`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod foo_bar_2_server {
     /// snake_case is `foo_bar` too: its modules must not reuse `FooBar`'s.
     ///
@@ -432,7 +478,7 @@ pub mod foo_bar_2_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -533,7 +579,13 @@ pub mod foo_2_methods {
     pub const GET: &str = "/corpus.collide.Foo/Get";
 }
 /// The client for `corpus.collide.Foo`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod foo_2_client {
     /// Its `foo_server` and `foo_client` modules would collide with the messages above.
     ///
@@ -544,6 +596,10 @@ pub mod foo_2_client {
     }
     impl FooClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -616,6 +672,10 @@ pub mod foo_2_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> FooClient<T> {
         /// Single method.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn get(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::FooServer>,
@@ -633,7 +693,13 @@ pub mod foo_2_client {
     }
 }
 /// The server for `corpus.collide.Foo`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod foo_2_server {
     /// Its `foo_server` and `foo_client` modules would collide with the messages above.
     ///
@@ -665,7 +731,7 @@ pub mod foo_2_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -766,7 +832,13 @@ pub mod baz_2_methods {
     pub const GET: &str = "/corpus.collide.Baz/Get";
 }
 /// The client for `corpus.collide.Baz`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod baz_2_client {
     /// Its `baz_client` module would collide with the child package `corpus.collide.baz_client`.
     ///
@@ -777,6 +849,10 @@ pub mod baz_2_client {
     }
     impl BazClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -849,6 +925,10 @@ pub mod baz_2_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> BazClient<T> {
         /// Single method.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn get(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Ping>,
@@ -866,7 +946,13 @@ pub mod baz_2_client {
     }
 }
 /// The server for `corpus.collide.Baz`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod baz_2_server {
     /// Its `baz_client` module would collide with the child package `corpus.collide.baz_client`.
     ///
@@ -898,7 +984,7 @@ pub mod baz_2_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -999,7 +1085,13 @@ pub mod plain_methods {
     pub const GET: &str = "/corpus.collide.Plain/Get";
 }
 /// The client for `corpus.collide.Plain`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod plain_client {
     /// Its modules are free; a message without nested types makes no module.
     ///
@@ -1010,6 +1102,10 @@ pub mod plain_client {
     }
     impl PlainClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -1082,6 +1178,10 @@ pub mod plain_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> PlainClient<T> {
         /// Single method.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn get(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::PlainServer>,
@@ -1099,7 +1199,13 @@ pub mod plain_client {
     }
 }
 /// The server for `corpus.collide.Plain`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod plain_server {
     /// Its modules are free; a message without nested types makes no module.
     ///
@@ -1131,7 +1237,7 @@ pub mod plain_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -2,6 +2,7 @@
 // source: corpus/deprecated.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message that is deprecated as a whole.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct OldRequest {
@@ -10,6 +11,7 @@ pub struct OldRequest {
     pub value: ::rust_grpc::prost::alloc::string::String,
 }
 /// A current message with one deprecated field.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Request {
@@ -22,6 +24,7 @@ pub struct Request {
     pub legacy_value: ::rust_grpc::prost::alloc::string::String,
 }
 /// A reply shared by all methods.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Reply {
@@ -38,7 +41,13 @@ pub mod old_service_methods {
     pub const CALL: &str = "/corpus.deprecated.OldService/Call";
 }
 /// The client for `corpus.deprecated.OldService`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod old_service_client {
     /// A service that is deprecated as a whole.
     ///
@@ -50,6 +59,10 @@ pub mod old_service_client {
     }
     impl OldServiceClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -122,6 +135,10 @@ pub mod old_service_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> OldServiceClient<T> {
         /// Method on a deprecated service.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn call(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::OldRequest>,
@@ -139,7 +156,13 @@ pub mod old_service_client {
     }
 }
 /// The server for `corpus.deprecated.OldService`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod old_service_server {
     /// A service that is deprecated as a whole.
     ///
@@ -173,7 +196,7 @@ pub mod old_service_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -276,7 +299,13 @@ pub mod mixed_service_methods {
     pub const LEGACY: &str = "/corpus.deprecated.MixedService/Legacy";
 }
 /// The client for `corpus.deprecated.MixedService`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod mixed_service_client {
     /// A service with one deprecated method.
     ///
@@ -287,6 +316,10 @@ pub mod mixed_service_client {
     }
     impl MixedServiceClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -359,6 +392,10 @@ pub mod mixed_service_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> MixedServiceClient<T> {
         /// Current method.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn current(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Request>,
@@ -374,6 +411,10 @@ pub mod mixed_service_client {
                 .await
         }
         /// Superseded by Current.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         #[deprecated]
         pub async fn legacy(
             &self,
@@ -392,7 +433,13 @@ pub mod mixed_service_client {
     }
 }
 /// The server for `corpus.deprecated.MixedService`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod mixed_service_server {
     /// A service with one deprecated method.
     ///
@@ -435,7 +482,7 @@ pub mod mixed_service_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -11,6 +11,7 @@ const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// and a reference-style link \[1\] plus a bare \[link\].
 ///
 /// \[1\]: <http://example.com/x>
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct DocRequest {
@@ -23,6 +24,7 @@ pub struct DocRequest {
 /// ```text
 /// fn broken( -> {
 /// ```
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct DocReply {
@@ -39,7 +41,13 @@ pub mod docs_methods {
     pub const LOOKUP: &str = "/corpus.docs.Docs/Lookup";
 }
 /// The client for `corpus.docs.Docs`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod docs_client {
     /// Docs is a service with Markdown-heavy comments.
     ///
@@ -59,6 +67,10 @@ pub mod docs_client {
     }
     impl DocsClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -145,6 +157,10 @@ pub mod docs_client {
         /// ```
         ///
         /// See \[link\] and \[1\] and <<http://example.com/x>.>
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn lookup(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::DocRequest>,
@@ -162,7 +178,13 @@ pub mod docs_client {
     }
 }
 /// The server for `corpus.docs.Docs`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod docs_server {
     /// Docs is a service with Markdown-heavy comments.
     ///
@@ -217,7 +239,7 @@ pub mod docs_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

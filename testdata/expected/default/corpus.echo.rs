@@ -2,6 +2,7 @@
 // source: corpus/echo.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message to echo.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct EchoRequest {
@@ -13,6 +14,7 @@ pub struct EchoRequest {
     pub count: i32,
 }
 /// An echoed message.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct EchoReply {
@@ -26,6 +28,7 @@ pub struct EchoReply {
     >,
 }
 /// Ask the server to wait before replying.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct SleepRequest {
@@ -34,6 +37,7 @@ pub struct SleepRequest {
     pub millis: i64,
 }
 /// Ask the server to fail with a status.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct FailRequest {
@@ -63,7 +67,13 @@ pub mod echo_methods {
     pub const FAIL: &str = "/corpus.echo.Echo/Fail";
 }
 /// The client for `corpus.echo.Echo`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod echo_client {
     /// Echo implements every RPC kind plus timing and error helpers.
     ///
@@ -74,6 +84,10 @@ pub mod echo_client {
     }
     impl EchoClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -146,6 +160,10 @@ pub mod echo_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> EchoClient<T> {
         /// One request, one reply.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn unary(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::EchoRequest>,
@@ -161,6 +179,10 @@ pub mod echo_client {
                 .await
         }
         /// One request, `count` replies.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn server_stream(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::EchoRequest>,
@@ -176,6 +198,10 @@ pub mod echo_client {
                 .await
         }
         /// Many requests, one combined reply.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn client_stream(
             &self,
             request: impl ::rust_grpc::IntoStreamingRequest<Message = super::EchoRequest>,
@@ -191,6 +217,10 @@ pub mod echo_client {
                 .await
         }
         /// One reply per request.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn bidi(
             &self,
             request: impl ::rust_grpc::IntoStreamingRequest<Message = super::EchoRequest>,
@@ -206,6 +236,10 @@ pub mod echo_client {
                 .await
         }
         /// Reply after the requested delay.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn sleep(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::SleepRequest>,
@@ -221,6 +255,10 @@ pub mod echo_client {
                 .await
         }
         /// Always fail with the requested status.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn fail(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::FailRequest>,
@@ -238,7 +276,13 @@ pub mod echo_client {
     }
 }
 /// The server for `corpus.echo.Echo`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod echo_server {
     /// Echo implements every RPC kind plus timing and error helpers.
     ///
@@ -320,7 +364,7 @@ pub mod echo_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -470,7 +514,13 @@ pub mod partial_methods {
     pub const MISSING_STREAM: &str = "/corpus.echo.Partial/MissingStream";
 }
 /// The client for `corpus.echo.Partial`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod partial_client {
     /// Partial is implemented only in part; the rest use default stubs.
     ///
@@ -481,6 +531,10 @@ pub mod partial_client {
     }
     impl PartialClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -553,6 +607,10 @@ pub mod partial_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> PartialClient<T> {
         /// Implemented by test servers.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn known(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::EchoRequest>,
@@ -568,6 +626,10 @@ pub mod partial_client {
                 .await
         }
         /// Left unimplemented (unary).
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn missing(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::EchoRequest>,
@@ -583,6 +645,10 @@ pub mod partial_client {
                 .await
         }
         /// Left unimplemented (bidi streaming).
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn missing_stream(
             &self,
             request: impl ::rust_grpc::IntoStreamingRequest<Message = super::EchoRequest>,
@@ -600,7 +666,13 @@ pub mod partial_client {
     }
 }
 /// The server for `corpus.echo.Partial`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod partial_server {
     /// Partial is implemented only in part; the rest use default stubs.
     ///
@@ -652,7 +724,7 @@ pub mod partial_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -8,7 +8,13 @@ pub mod nothing_methods {
     pub const SERVICE_NAME: &str = "corpus.empty.Nothing";
 }
 /// The client for `corpus.empty.Nothing`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod nothing_client {
     /// Nothing is a service with no rpcs at all.
     ///
@@ -19,6 +25,10 @@ pub mod nothing_client {
     }
     impl NothingClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -92,7 +102,13 @@ pub mod nothing_client {
     impl<T: ::rust_grpc::codegen::Transport> NothingClient<T> {}
 }
 /// The server for `corpus.empty.Nothing`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod nothing_server {
     /// Nothing is a service with no rpcs at all.
     ///
@@ -113,7 +129,7 @@ pub mod nothing_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -189,9 +205,7 @@ pub mod nothing_server {
             &mut self,
             request: ::rust_grpc::codegen::http::Request<B>,
         ) -> Self::Future {
-            match request.uri().path() {
-                _ => ::rust_grpc::codegen::unimplemented(request),
-            }
+            ::rust_grpc::codegen::unimplemented(request)
         }
     }
 }

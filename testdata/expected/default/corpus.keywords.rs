@@ -2,6 +2,7 @@
 // source: corpus/keywords.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message named like the std prelude Option.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Option {
@@ -19,6 +20,7 @@ pub struct Option {
     pub r#match: ::rust_grpc::prost::alloc::string::String,
 }
 /// A message named like the std prelude Box.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Box {
@@ -50,7 +52,13 @@ pub mod result_methods {
     pub const ASYNC: &str = "/corpus.keywords.Result/Async";
 }
 /// The client for `corpus.keywords.Result`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod result_client {
     /// A service named like the std prelude Result; its rpcs collide with
     /// common generated or std method names and Rust keywords.
@@ -62,6 +70,10 @@ pub mod result_client {
     }
     impl ResultClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -134,6 +146,10 @@ pub mod result_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> ResultClient<T> {
         /// Collides with a typical client constructor.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn connect_rpc(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Option>,
@@ -149,6 +165,10 @@ pub mod result_client {
                 .await
         }
         /// Collides with `new`.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn new_rpc(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Option>,
@@ -164,6 +184,10 @@ pub mod result_client {
                 .await
         }
         /// Collides with `Clone::clone`.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn clone_rpc(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Option>,
@@ -179,6 +203,10 @@ pub mod result_client {
                 .await
         }
         /// Collides with a typical wrapper accessor.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn into_inner(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Option>,
@@ -194,6 +222,10 @@ pub mod result_client {
                 .await
         }
         /// snake_case is the keyword `type`.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn r#type(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Option>,
@@ -209,6 +241,10 @@ pub mod result_client {
                 .await
         }
         /// snake_case is the keyword `self`.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn self_(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Option>,
@@ -224,6 +260,10 @@ pub mod result_client {
                 .await
         }
         /// snake_case is the keyword `async`.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn r#async(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Option>,
@@ -241,7 +281,13 @@ pub mod result_client {
     }
 }
 /// The server for `corpus.keywords.Result`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod result_server {
     /// A service named like the std prelude Result; its rpcs collide with
     /// common generated or std method names and Rust keywords.
@@ -334,7 +380,7 @@ pub mod result_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -491,7 +537,13 @@ pub mod twins_methods {
     pub const GET_FOO_2: &str = "/corpus.keywords.Twins/get_foo";
 }
 /// The client for `corpus.keywords.Twins`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod twins_client {
     /// Two methods whose snake_case names are both `get_foo`.
     ///
@@ -502,6 +554,10 @@ pub mod twins_client {
     }
     impl TwinsClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -574,6 +630,10 @@ pub mod twins_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> TwinsClient<T> {
         /// CamelCase spelling.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn get_foo(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Option>,
@@ -589,6 +649,10 @@ pub mod twins_client {
                 .await
         }
         /// snake_case spelling.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn get_foo_2(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Option>,
@@ -606,7 +670,13 @@ pub mod twins_client {
     }
 }
 /// The server for `corpus.keywords.Twins`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod twins_server {
     /// Two methods whose snake_case names are both `get_foo`.
     ///
@@ -648,7 +718,7 @@ pub mod twins_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -758,7 +828,13 @@ pub mod t_methods {
     pub const CALL: &str = "/corpus.keywords.T/Call";
 }
 /// The client for `corpus.keywords.T`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod t_client {
     /// A service with a one-letter name that clashes with generic parameters.
     ///
@@ -769,6 +845,10 @@ pub mod t_client {
     }
     impl TClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -841,6 +921,10 @@ pub mod t_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> TClient<T> {
         /// Single method.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn call(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Box>,
@@ -858,7 +942,13 @@ pub mod t_client {
     }
 }
 /// The server for `corpus.keywords.T`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod t_server {
     /// A service with a one-letter name that clashes with generic parameters.
     ///
@@ -890,7 +980,7 @@ pub mod t_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

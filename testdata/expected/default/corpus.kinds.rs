@@ -2,6 +2,7 @@
 // source: corpus/kinds.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A value sent to or received from the Kinds service.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Item {
@@ -24,7 +25,13 @@ pub mod kinds_methods {
     pub const BIDI_STREAMING: &str = "/corpus.kinds.Kinds/BidiStreaming";
 }
 /// The client for `corpus.kinds.Kinds`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod kinds_client {
     /// Kinds exercises every RPC shape: unary, server streaming,
     /// client streaming and bidirectional streaming.
@@ -38,6 +45,10 @@ pub mod kinds_client {
     }
     impl KindsClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -112,6 +123,10 @@ pub mod kinds_client {
         /// Unary: one item in, one item out.
         ///
         /// Trailing comment on Unary.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn unary(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Item>,
@@ -129,6 +144,10 @@ pub mod kinds_client {
         /// Server streaming: one item in, many items out.
         ///
         /// Trailing comment on ServerStreaming.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn server_streaming(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Item>,
@@ -146,6 +165,10 @@ pub mod kinds_client {
         /// Client streaming: many items in, one item out.
         ///
         /// Trailing comment on ClientStreaming.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn client_streaming(
             &self,
             request: impl ::rust_grpc::IntoStreamingRequest<Message = super::Item>,
@@ -163,6 +186,10 @@ pub mod kinds_client {
         /// Bidirectional streaming: many items in, many items out.
         ///
         /// Trailing comment on BidiStreaming.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn bidi_streaming(
             &self,
             request: impl ::rust_grpc::IntoStreamingRequest<Message = super::Item>,
@@ -180,7 +207,13 @@ pub mod kinds_client {
     }
 }
 /// The server for `corpus.kinds.Kinds`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod kinds_server {
     /// Kinds exercises every RPC shape: unary, server streaming,
     /// client streaming and bidirectional streaming.
@@ -253,7 +286,7 @@ pub mod kinds_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -2,6 +2,7 @@
 // source: corpus/nested/inner/inner.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A leaf message in the innermost package.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Leaf {
@@ -15,6 +16,7 @@ pub struct Leaf {
 /// Nested message and enum types in `Leaf`.
 pub mod leaf {
     /// Colour of the leaf.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(
         Clone,
         Copy,
@@ -36,6 +38,7 @@ pub mod leaf {
         /// Brown leaf.
         Brown = 2,
     }
+    #[allow(clippy::doc_markdown, clippy::must_use_candidate)]
     impl Colour {
         /// String value of the enum field names used in the ProtoBuf definition.
         ///
@@ -68,7 +71,13 @@ pub mod trees_methods {
     pub const GET_LEAF: &str = "/corpus.nested.inner.Trees/GetLeaf";
 }
 /// The client for `corpus.nested.inner.Trees`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod trees_client {
     /// Trees serves leaves from the nested package.
     ///
@@ -79,6 +88,10 @@ pub mod trees_client {
     }
     impl TreesClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -151,6 +164,10 @@ pub mod trees_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> TreesClient<T> {
         /// Return the leaf with the given name.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn get_leaf(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Leaf>,
@@ -168,7 +185,13 @@ pub mod trees_client {
     }
 }
 /// The server for `corpus.nested.inner.Trees`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod trees_server {
     /// Trees serves leaves from the nested package.
     ///
@@ -200,7 +223,7 @@ pub mod trees_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

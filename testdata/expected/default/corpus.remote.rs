@@ -12,7 +12,13 @@ pub mod search_methods {
     pub const FIND_STREAM: &str = "/corpus.remote.Search/FindStream";
 }
 /// The client for `corpus.remote.Search`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod search_client {
     /// Search uses only messages from corpus.types.
     ///
@@ -23,6 +29,10 @@ pub mod search_client {
     }
     impl SearchClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -95,6 +105,10 @@ pub mod search_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> SearchClient<T> {
         /// Run a query and return every hit at once.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn find(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::super::types::Query>,
@@ -110,6 +124,10 @@ pub mod search_client {
                 .await
         }
         /// Run a query and stream hits one by one.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn find_stream(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::super::types::Query>,
@@ -127,7 +145,13 @@ pub mod search_client {
     }
 }
 /// The server for `corpus.remote.Search`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod search_server {
     /// Search uses only messages from corpus.types.
     ///
@@ -169,7 +193,7 @@ pub mod search_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -2,6 +2,7 @@
 // source: corpus/shapes.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A point used as a map value and a oneof member.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Point {
@@ -13,6 +14,7 @@ pub struct Point {
     pub y: i32,
 }
 /// A message combining maps, a oneof and an enum field.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Shape {
@@ -35,6 +37,7 @@ pub struct Shape {
 /// Nested message and enum types in `Shape`.
 pub mod shape {
     /// Exactly one kind of shape.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, PartialEq, ::rust_grpc::prost::Oneof)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub enum Kind {
@@ -50,6 +53,7 @@ pub mod shape {
     }
 }
 /// Signal level; has aliases and negative values.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(
     Clone,
     Copy,
@@ -73,6 +77,7 @@ pub enum Level {
     /// A positive value.
     High = 1,
 }
+#[allow(clippy::doc_markdown, clippy::must_use_candidate)]
 impl Level {
     /// String value of the enum field names used in the ProtoBuf definition.
     ///
@@ -106,7 +111,13 @@ pub mod shapes_methods {
     pub const ECHO: &str = "/corpus.shapes.Shapes/Echo";
 }
 /// The client for `corpus.shapes.Shapes`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod shapes_client {
     /// Shapes echoes shapes back.
     ///
@@ -117,6 +128,10 @@ pub mod shapes_client {
     }
     impl ShapesClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -189,6 +204,10 @@ pub mod shapes_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> ShapesClient<T> {
         /// Return the shape unchanged.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn echo(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Shape>,
@@ -206,7 +225,13 @@ pub mod shapes_client {
     }
 }
 /// The server for `corpus.shapes.Shapes`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod shapes_server {
     /// Shapes echoes shapes back.
     ///
@@ -238,7 +263,7 @@ pub mod shapes_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -2,6 +2,7 @@
 // source: corpus/shared/a.proto, corpus/shared/b.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A record defined in a.proto and used from b.proto in the same package.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Record {
@@ -13,6 +14,7 @@ pub struct Record {
     pub label: ::rust_grpc::prost::alloc::string::String,
 }
 /// Lookup key for a Record.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct RecordKey {
@@ -31,7 +33,13 @@ pub mod records_methods {
     pub const PUT_RECORD: &str = "/corpus.shared.Records/PutRecord";
 }
 /// The client for `corpus.shared.Records`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod records_client {
     /// Records serves messages that are declared in a sibling file.
     ///
@@ -42,6 +50,10 @@ pub mod records_client {
     }
     impl RecordsClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -114,6 +126,10 @@ pub mod records_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> RecordsClient<T> {
         /// Fetch a single record by key.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn get_record(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::RecordKey>,
@@ -129,6 +145,10 @@ pub mod records_client {
                 .await
         }
         /// Store a record and echo it back.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn put_record(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Record>,
@@ -146,7 +166,13 @@ pub mod records_client {
     }
 }
 /// The server for `corpus.shared.Records`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod records_server {
     /// Records serves messages that are declared in a sibling file.
     ///
@@ -188,7 +214,7 @@ pub mod records_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

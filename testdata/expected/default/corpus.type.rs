@@ -2,6 +2,7 @@
 // source: corpus/type/kw.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// Name of a type to describe.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct TypeName {
@@ -18,7 +19,13 @@ pub mod kind_methods {
     pub const DESCRIBE: &str = "/corpus.type.Kind/Describe";
 }
 /// The client for `corpus.type.Kind`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod kind_client {
     /// Kind describes types by name.
     ///
@@ -29,6 +36,10 @@ pub mod kind_client {
     }
     impl KindClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -101,6 +112,10 @@ pub mod kind_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> KindClient<T> {
         /// Describe the given type.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn describe(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::TypeName>,
@@ -118,7 +133,13 @@ pub mod kind_client {
     }
 }
 /// The server for `corpus.type.Kind`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod kind_server {
     /// Kind describes types by name.
     ///
@@ -150,7 +171,7 @@ pub mod kind_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

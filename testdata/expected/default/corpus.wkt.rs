@@ -2,6 +2,7 @@
 // source: corpus/wkt.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message whose fields are all well-known types.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Snapshot {
@@ -52,7 +53,13 @@ pub mod snapshots_methods {
     pub const WATCH: &str = "/corpus.wkt.Snapshots/Watch";
 }
 /// The client for `corpus.wkt.Snapshots`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod snapshots_client {
     /// Snapshots uses well-known types directly as request and response types.
     ///
@@ -63,6 +70,10 @@ pub mod snapshots_client {
     }
     impl SnapshotsClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -135,6 +146,10 @@ pub mod snapshots_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> SnapshotsClient<T> {
         /// Take a snapshot; takes no input.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn take(
             &self,
             request: impl ::rust_grpc::IntoRequest<()>,
@@ -150,6 +165,10 @@ pub mod snapshots_client {
                 .await
         }
         /// Store a snapshot; returns nothing.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn store(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Snapshot>,
@@ -162,6 +181,10 @@ pub mod snapshots_client {
                 .await
         }
         /// Health check with no input and no output.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn ping(
             &self,
             request: impl ::rust_grpc::IntoRequest<()>,
@@ -174,6 +197,10 @@ pub mod snapshots_client {
                 .await
         }
         /// Look up the time a snapshot with the given title was taken.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn taken_at(
             &self,
             request: impl ::rust_grpc::IntoRequest<
@@ -191,6 +218,10 @@ pub mod snapshots_client {
                 .await
         }
         /// Stream snapshots as they are taken.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn watch(
             &self,
             request: impl ::rust_grpc::IntoRequest<()>,
@@ -208,7 +239,13 @@ pub mod snapshots_client {
     }
 }
 /// The server for `corpus.wkt.Snapshots`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod snapshots_server {
     /// Snapshots uses well-known types directly as request and response types.
     ///
@@ -280,7 +317,7 @@ pub mod snapshots_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

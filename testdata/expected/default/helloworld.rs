@@ -2,6 +2,7 @@
 // source: helloworld/helloworld.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// Who to greet.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct HelloRequest {
@@ -10,6 +11,7 @@ pub struct HelloRequest {
     pub name: ::rust_grpc::prost::alloc::string::String,
 }
 /// The greeting.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct HelloReply {
@@ -26,7 +28,13 @@ pub mod greeter_methods {
     pub const SAY_HELLO: &str = "/helloworld.Greeter/SayHello";
 }
 /// The client for `helloworld.Greeter`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod greeter_client {
     /// Greeter says hello.
     ///
@@ -37,6 +45,10 @@ pub mod greeter_client {
     }
     impl GreeterClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -109,6 +121,10 @@ pub mod greeter_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> GreeterClient<T> {
         /// Reply with a greeting for the given name.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn say_hello(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::HelloRequest>,
@@ -126,7 +142,13 @@ pub mod greeter_client {
     }
 }
 /// The server for `helloworld.Greeter`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod greeter_server {
     /// Greeter says hello.
     ///
@@ -158,7 +180,7 @@ pub mod greeter_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -4,6 +4,10 @@ include!("_.rs");
 #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
 pub mod corpus {
     #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
+    pub mod bare {
+        include!("corpus.bare.rs");
+    }
+    #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
     pub mod bidi {
         include!("corpus.bidi.rs");
     }
@@ -95,6 +99,7 @@ pub mod routeguide {
 #[allow(dead_code, unreachable_pub)]
 pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[
     FILE_DESCRIPTOR_SET,
+    corpus::bare::FILE_DESCRIPTOR_SET,
     corpus::bidi::FILE_DESCRIPTOR_SET,
     corpus::collide::FILE_DESCRIPTOR_SET,
     corpus::collide::baz_client::FILE_DESCRIPTOR_SET,

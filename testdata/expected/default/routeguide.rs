@@ -2,6 +2,7 @@
 // source: routeguide/route_guide.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A position in E7 units (degrees multiplied by 10^7).
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Point {
@@ -13,6 +14,7 @@ pub struct Point {
     pub longitude: i32,
 }
 /// An axis-aligned area given by two opposite corners.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Rectangle {
@@ -24,6 +26,7 @@ pub struct Rectangle {
     pub hi: ::core::option::Option<Point>,
 }
 /// Something found at a point; empty name means nothing is there.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Feature {
@@ -35,6 +38,7 @@ pub struct Feature {
     pub location: ::core::option::Option<Point>,
 }
 /// A note left at a point.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct RouteNote {
@@ -46,6 +50,7 @@ pub struct RouteNote {
     pub message: ::rust_grpc::prost::alloc::string::String,
 }
 /// Statistics for a recorded route.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct RouteSummary {
@@ -77,7 +82,13 @@ pub mod route_guide_methods {
     pub const ROUTE_CHAT: &str = "/routeguide.RouteGuide/RouteChat";
 }
 /// The client for `routeguide.RouteGuide`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod route_guide_client {
     /// RouteGuide answers questions about places on a map.
     ///
@@ -88,6 +99,10 @@ pub mod route_guide_client {
     }
     impl RouteGuideClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -160,6 +175,10 @@ pub mod route_guide_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> RouteGuideClient<T> {
         /// Return the feature at a point; an unnamed feature if nothing is there.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn get_feature(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Point>,
@@ -175,6 +194,10 @@ pub mod route_guide_client {
                 .await
         }
         /// Stream every feature inside a rectangle.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn list_features(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::Rectangle>,
@@ -190,6 +213,10 @@ pub mod route_guide_client {
                 .await
         }
         /// Accept a stream of points along a route and summarise the trip.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn record_route(
             &self,
             request: impl ::rust_grpc::IntoStreamingRequest<Message = super::Point>,
@@ -205,6 +232,10 @@ pub mod route_guide_client {
                 .await
         }
         /// Exchange notes: each note sent is answered with earlier notes at that point.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn route_chat(
             &self,
             request: impl ::rust_grpc::IntoStreamingRequest<Message = super::RouteNote>,
@@ -222,7 +253,13 @@ pub mod route_guide_client {
     }
 }
 /// The server for `routeguide.RouteGuide`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod route_guide_server {
     /// RouteGuide answers questions about places on a map.
     ///
@@ -284,7 +321,7 @@ pub mod route_guide_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -2,6 +2,7 @@
 // source: nopackage.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message in the root namespace.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Orphan {
@@ -18,7 +19,13 @@ pub mod lonely_methods {
     pub const ADOPT: &str = "/Lonely/Adopt";
 }
 /// The server for `Lonely`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod lonely_server {
     /// A service in the root namespace.
     ///
@@ -53,7 +60,7 @@ pub mod lonely_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

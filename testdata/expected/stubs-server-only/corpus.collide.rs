@@ -2,6 +2,7 @@
 // source: corpus/collide/collide.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A plain message for the services below.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Ping {
@@ -10,6 +11,7 @@ pub struct Ping {
     pub text: ::rust_grpc::prost::alloc::string::String,
 }
 /// A message with a nested type: prost writes `pub mod foo_server` for it.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct FooServer {
@@ -20,6 +22,7 @@ pub struct FooServer {
 /// Nested message and enum types in `FooServer`.
 pub mod foo_server {
     /// Nested, so the message gets a module.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub struct Inner {
@@ -29,6 +32,7 @@ pub mod foo_server {
     }
 }
 /// A message with a oneof: prost writes `pub mod foo_client` for it.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct FooClient {
@@ -39,6 +43,7 @@ pub struct FooClient {
 /// Nested message and enum types in `FooClient`.
 pub mod foo_client {
     /// Either one.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Oneof)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub enum Choice {
@@ -51,6 +56,7 @@ pub mod foo_client {
     }
 }
 /// No nested types, so prost writes no `plain_server` module.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct PlainServer {
@@ -67,7 +73,13 @@ pub mod foo_bar_methods {
     pub const CALL: &str = "/corpus.collide.FooBar/Call";
 }
 /// The server for `corpus.collide.FooBar`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod foo_bar_server {
     /// snake_case is `foo_bar`, so its modules are `foo_bar_client`, ...
     ///
@@ -102,7 +114,7 @@ pub mod foo_bar_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -203,7 +215,13 @@ pub mod foo_bar_2_methods {
     pub const CALL: &str = "/corpus.collide.Foo_Bar/Call";
 }
 /// The server for `corpus.collide.Foo_Bar`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod foo_bar_2_server {
     /// snake_case is `foo_bar` too: its modules must not reuse `FooBar`'s.
     ///
@@ -238,7 +256,7 @@ pub mod foo_bar_2_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -339,7 +357,13 @@ pub mod foo_2_methods {
     pub const GET: &str = "/corpus.collide.Foo/Get";
 }
 /// The server for `corpus.collide.Foo`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod foo_2_server {
     /// Its `foo_server` and `foo_client` modules would collide with the messages above.
     ///
@@ -374,7 +398,7 @@ pub mod foo_2_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -475,7 +499,13 @@ pub mod baz_2_methods {
     pub const GET: &str = "/corpus.collide.Baz/Get";
 }
 /// The server for `corpus.collide.Baz`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod baz_2_server {
     /// Its `baz_client` module would collide with the child package `corpus.collide.baz_client`.
     ///
@@ -510,7 +540,7 @@ pub mod baz_2_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -611,7 +641,13 @@ pub mod plain_methods {
     pub const GET: &str = "/corpus.collide.Plain/Get";
 }
 /// The server for `corpus.collide.Plain`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod plain_server {
     /// Its modules are free; a message without nested types makes no module.
     ///
@@ -646,7 +682,7 @@ pub mod plain_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

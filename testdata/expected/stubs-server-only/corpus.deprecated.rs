@@ -2,6 +2,7 @@
 // source: corpus/deprecated.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message that is deprecated as a whole.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct OldRequest {
@@ -10,6 +11,7 @@ pub struct OldRequest {
     pub value: ::rust_grpc::prost::alloc::string::String,
 }
 /// A current message with one deprecated field.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Request {
@@ -22,6 +24,7 @@ pub struct Request {
     pub legacy_value: ::rust_grpc::prost::alloc::string::String,
 }
 /// A reply shared by all methods.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Reply {
@@ -38,7 +41,13 @@ pub mod old_service_methods {
     pub const CALL: &str = "/corpus.deprecated.OldService/Call";
 }
 /// The server for `corpus.deprecated.OldService`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod old_service_server {
     /// A service that is deprecated as a whole.
     ///
@@ -75,7 +84,7 @@ pub mod old_service_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -178,7 +187,13 @@ pub mod mixed_service_methods {
     pub const LEGACY: &str = "/corpus.deprecated.MixedService/Legacy";
 }
 /// The server for `corpus.deprecated.MixedService`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod mixed_service_server {
     /// A service with one deprecated method.
     ///
@@ -227,7 +242,7 @@ pub mod mixed_service_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -2,6 +2,7 @@
 // source: corpus/echo.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message to echo.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct EchoRequest {
@@ -13,6 +14,7 @@ pub struct EchoRequest {
     pub count: i32,
 }
 /// An echoed message.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct EchoReply {
@@ -26,6 +28,7 @@ pub struct EchoReply {
     >,
 }
 /// Ask the server to wait before replying.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct SleepRequest {
@@ -34,6 +37,7 @@ pub struct SleepRequest {
     pub millis: i64,
 }
 /// Ask the server to fail with a status.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct FailRequest {
@@ -63,7 +67,13 @@ pub mod echo_methods {
     pub const FAIL: &str = "/corpus.echo.Echo/Fail";
 }
 /// The server for `corpus.echo.Echo`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod echo_server {
     /// Echo implements every RPC kind plus timing and error helpers.
     ///
@@ -163,7 +173,7 @@ pub mod echo_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -313,7 +323,13 @@ pub mod partial_methods {
     pub const MISSING_STREAM: &str = "/corpus.echo.Partial/MissingStream";
 }
 /// The server for `corpus.echo.Partial`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod partial_server {
     /// Partial is implemented only in part; the rest use default stubs.
     ///
@@ -374,7 +390,7 @@ pub mod partial_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -8,7 +8,13 @@ pub mod nothing_methods {
     pub const SERVICE_NAME: &str = "corpus.empty.Nothing";
 }
 /// The server for `corpus.empty.Nothing`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod nothing_server {
     /// Nothing is a service with no rpcs at all.
     ///
@@ -29,7 +35,7 @@ pub mod nothing_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -105,9 +111,7 @@ pub mod nothing_server {
             &mut self,
             request: ::rust_grpc::codegen::http::Request<B>,
         ) -> Self::Future {
-            match request.uri().path() {
-                _ => ::rust_grpc::codegen::unimplemented(request),
-            }
+            ::rust_grpc::codegen::unimplemented(request)
         }
     }
 }

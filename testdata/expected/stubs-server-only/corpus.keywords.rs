@@ -2,6 +2,7 @@
 // source: corpus/keywords.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message named like the std prelude Option.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Option {
@@ -19,6 +20,7 @@ pub struct Option {
     pub r#match: ::rust_grpc::prost::alloc::string::String,
 }
 /// A message named like the std prelude Box.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Box {
@@ -50,7 +52,13 @@ pub mod result_methods {
     pub const ASYNC: &str = "/corpus.keywords.Result/Async";
 }
 /// The server for `corpus.keywords.Result`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod result_server {
     /// A service named like the std prelude Result; its rpcs collide with
     /// common generated or std method names and Rust keywords.
@@ -164,7 +172,7 @@ pub mod result_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -321,7 +329,13 @@ pub mod twins_methods {
     pub const GET_FOO_2: &str = "/corpus.keywords.Twins/get_foo";
 }
 /// The server for `corpus.keywords.Twins`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod twins_server {
     /// Two methods whose snake_case names are both `get_foo`.
     ///
@@ -369,7 +383,7 @@ pub mod twins_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
@@ -479,7 +493,13 @@ pub mod t_methods {
     pub const CALL: &str = "/corpus.keywords.T/Call";
 }
 /// The server for `corpus.keywords.T`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod t_server {
     /// A service with a one-letter name that clashes with generic parameters.
     ///
@@ -514,7 +534,7 @@ pub mod t_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

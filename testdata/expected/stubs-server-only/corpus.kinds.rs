@@ -2,6 +2,7 @@
 // source: corpus/kinds.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A value sent to or received from the Kinds service.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Item {
@@ -24,7 +25,13 @@ pub mod kinds_methods {
     pub const BIDI_STREAMING: &str = "/corpus.kinds.Kinds/BidiStreaming";
 }
 /// The server for `corpus.kinds.Kinds`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod kinds_server {
     /// Kinds exercises every RPC shape: unary, server streaming,
     /// client streaming and bidirectional streaming.
@@ -109,7 +116,7 @@ pub mod kinds_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -2,6 +2,7 @@
 // source: corpus/legacy.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A job described with proto2 field labels.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Job {
@@ -27,6 +28,7 @@ pub struct Job {
     >,
 }
 /// Outcome of running a job.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct JobResult {
@@ -38,6 +40,7 @@ pub struct JobResult {
     pub detail: ::core::option::Option<::rust_grpc::prost::alloc::string::String>,
 }
 /// Priority of a legacy job.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(
     Clone,
     Copy,
@@ -59,6 +62,7 @@ pub enum Priority {
     /// Runs before everything else.
     High = 3,
 }
+#[allow(clippy::doc_markdown, clippy::must_use_candidate)]
 impl Priority {
     /// String value of the enum field names used in the ProtoBuf definition.
     ///
@@ -90,7 +94,13 @@ pub mod scheduler_methods {
     pub const RUN: &str = "/corpus.legacy.Scheduler/Run";
 }
 /// The server for `corpus.legacy.Scheduler`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod scheduler_server {
     /// Scheduler runs proto2 jobs.
     ///
@@ -125,7 +135,7 @@ pub mod scheduler_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -2,6 +2,7 @@
 // source: corpus/nested/outer.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// Top-level message containing nested definitions.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Outer {
@@ -12,6 +13,7 @@ pub struct Outer {
 /// Nested message and enum types in `Outer`.
 pub mod outer {
     /// Second level.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub struct Middle {
@@ -22,6 +24,7 @@ pub mod outer {
     /// Nested message and enum types in `Middle`.
     pub mod middle {
         /// Third level; used as a request type.
+        #[allow(missing_docs, clippy::doc_markdown)]
         #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
         #[prost(prost_path = "::rust_grpc::prost")]
         pub struct Inner {
@@ -35,6 +38,7 @@ pub mod outer {
         /// Nested message and enum types in `Inner`.
         pub mod inner {
             /// Mode nested inside the third level.
+            #[allow(missing_docs, clippy::doc_markdown)]
             #[derive(
                 Clone,
                 Copy,
@@ -54,6 +58,7 @@ pub mod outer {
                 /// Fast mode.
                 Fast = 1,
             }
+            #[allow(clippy::doc_markdown, clippy::must_use_candidate)]
             impl Mode {
                 /// String value of the enum field names used in the ProtoBuf definition.
                 ///
@@ -88,7 +93,13 @@ pub mod nesting_methods {
     pub const UNWRAP: &str = "/corpus.nested.Nesting/Unwrap";
 }
 /// The server for `corpus.nested.Nesting`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod nesting_server {
     /// Nesting takes a deeply nested message as its request.
     ///
@@ -136,7 +147,7 @@ pub mod nesting_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

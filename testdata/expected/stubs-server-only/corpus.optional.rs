@@ -2,6 +2,7 @@
 // source: corpus/optional.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A nested settings block.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Limits {
@@ -10,6 +11,7 @@ pub struct Limits {
     pub max_bytes: u64,
 }
 /// A partial update where unset fields mean "leave unchanged".
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Patch {
@@ -44,7 +46,13 @@ pub mod patcher_methods {
     pub const APPLY: &str = "/corpus.optional.Patcher/Apply";
 }
 /// The server for `corpus.optional.Patcher`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod patcher_server {
     /// Patcher applies partial updates.
     ///
@@ -79,7 +87,7 @@ pub mod patcher_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -12,7 +12,13 @@ pub mod search_methods {
     pub const FIND_STREAM: &str = "/corpus.remote.Search/FindStream";
 }
 /// The server for `corpus.remote.Search`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod search_server {
     /// Search uses only messages from corpus.types.
     ///
@@ -60,7 +66,7 @@ pub mod search_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

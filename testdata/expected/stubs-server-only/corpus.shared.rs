@@ -2,6 +2,7 @@
 // source: corpus/shared/a.proto, corpus/shared/b.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A record defined in a.proto and used from b.proto in the same package.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Record {
@@ -13,6 +14,7 @@ pub struct Record {
     pub label: ::rust_grpc::prost::alloc::string::String,
 }
 /// Lookup key for a Record.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct RecordKey {
@@ -31,7 +33,13 @@ pub mod records_methods {
     pub const PUT_RECORD: &str = "/corpus.shared.Records/PutRecord";
 }
 /// The server for `corpus.shared.Records`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod records_server {
     /// Records serves messages that are declared in a sibling file.
     ///
@@ -79,7 +87,7 @@ pub mod records_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

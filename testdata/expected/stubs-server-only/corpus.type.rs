@@ -2,6 +2,7 @@
 // source: corpus/type/kw.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// Name of a type to describe.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct TypeName {
@@ -18,7 +19,13 @@ pub mod kind_methods {
     pub const DESCRIBE: &str = "/corpus.type.Kind/Describe";
 }
 /// The server for `corpus.type.Kind`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod kind_server {
     /// Kind describes types by name.
     ///
@@ -53,7 +60,7 @@ pub mod kind_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

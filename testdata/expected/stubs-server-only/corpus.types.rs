@@ -2,6 +2,7 @@
 // source: corpus/types/types.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A query sent to a service in another package.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Query {
@@ -13,6 +14,7 @@ pub struct Query {
     pub limit: i32,
 }
 /// A single search hit.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Hit {
@@ -24,6 +26,7 @@ pub struct Hit {
     pub score: f64,
 }
 /// The results of a query.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Hits {

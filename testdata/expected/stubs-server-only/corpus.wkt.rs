@@ -2,6 +2,7 @@
 // source: corpus/wkt.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A message whose fields are all well-known types.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Snapshot {
@@ -52,7 +53,13 @@ pub mod snapshots_methods {
     pub const WATCH: &str = "/corpus.wkt.Snapshots/Watch";
 }
 /// The server for `corpus.wkt.Snapshots`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod snapshots_server {
     /// Snapshots uses well-known types directly as request and response types.
     ///
@@ -139,7 +146,7 @@ pub mod snapshots_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

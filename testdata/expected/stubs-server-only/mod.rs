@@ -4,6 +4,10 @@ include!("_.rs");
 #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
 pub mod corpus {
     #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
+    pub mod bare {
+        include!("corpus.bare.rs");
+    }
+    #[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
     pub mod bidi {
         include!("corpus.bidi.rs");
     }
