@@ -16,6 +16,27 @@
 //! }
 //! ```
 //!
+//! With options, start from [`configure`] and end with [`Builder::compile`], the
+//! call that does the work: it takes the .proto files and the include
+//! directories, writes into `OUT_DIR`, and returns what it read and wrote
+//! ([`Compiled`]), which a build script can drop. Without it nothing is generated.
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     rust_grpc_build::configure()
+//!         .default_stubs(true)
+//!         .type_attribute(".helloworld.HelloRequest", "#[derive(Hash)]")
+//!         .compile(&["proto/helloworld.proto"], &["proto"])?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Returning the [`Error`] from `main` with `?` makes cargo print its `Debug`
+//! form, the whole message on one line: `file:line:column` for a bad .proto, the
+//! option and value for a rejected option (checked by `compile`, before any
+//! output), every place looked for a missing file.
+//!
 //! The .proto files are parsed in Rust (protox); the well-known types are built in.
 //! Every file read, imports included, is printed as `cargo:rerun-if-changed`, so
 //! cargo reruns the build script exactly when a .proto it depends on changes.
@@ -140,7 +161,8 @@ pub fn configure() -> Builder {
 }
 
 /// Options for one compilation; the same options the protoc plugin takes, checked
-/// the same way. A rejected value is reported by [`Builder::compile`].
+/// the same way. Each method returns the builder; end the chain with
+/// [`Builder::compile`], which reports a rejected value and does the work.
 #[derive(Debug, Clone)]
 pub struct Builder {
     options: Options,
@@ -281,12 +303,18 @@ impl Builder {
         self
     }
 
-    /// Compiles `protos`, looking imports up in `includes`.
+    /// Compiles `protos`, looking imports up in `includes`: the builder's final
+    /// call, which writes the files (`configure().<options>.compile(..)?`).
     ///
     /// # Errors
     ///
-    /// Returns an error with `file:line:column` for a bad .proto, an error naming
-    /// the file for an I/O problem, or protoc's own message when protoc is used.
+    /// Returns the first option a builder method rejected; an error for an
+    /// include directory that does not exist; an error with `file:line:column`
+    /// for a bad .proto, or naming every place looked for a missing one; an error
+    /// naming the .proto files to add when generated code would refer to a
+    /// package neither generated nor mapped with `extern_path` (with
+    /// `generate_imports(false)`); an error naming the file for an I/O problem;
+    /// or protoc's own message when protoc is used.
     pub fn compile(
         &self,
         protos: &[impl AsRef<Path>],
