@@ -8,7 +8,6 @@ use rust_grpc::health::{
 };
 use rust_grpc::{Code, Server};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 async fn serve() -> (rust_grpc::health::HealthReporter, HealthClient) {
     let (reporter, service) = health_service();
@@ -17,7 +16,7 @@ async fn serve() -> (rust_grpc::health::HealthReporter, HealthClient) {
     tokio::spawn(
         Server::builder()
             .add_service(service)
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+            .serve_with_listener(listener),
     );
     let client = HealthClient::connect(format!("http://{addr}"))
         .await

@@ -9,7 +9,6 @@ use rust_grpc::reflection::v1::{ExtensionRequest, ServerReflectionRequest};
 use rust_grpc::reflection::{Reflection, v1alpha};
 use rust_grpc::{Code, Server};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 /// A file of our own that imports a well-known type and extends a message.
 fn app_set() -> Vec<u8> {
@@ -52,7 +51,7 @@ async fn serve() -> String {
             .add_service(health)
             .add_service(reflection.v1())
             .add_service(reflection.v1alpha())
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+            .serve_with_listener(listener),
     );
     format!("http://{addr}")
 }
@@ -66,7 +65,7 @@ async fn ask(url: &str, request: MessageRequest) -> MessageResponse {
         message_request: Some(request),
     };
     let mut responses = client
-        .server_reflection_info(tokio_stream::iter([request]))
+        .server_reflection_info(rust_grpc::stream::once(request))
         .await
         .unwrap()
         .into_inner();
@@ -214,7 +213,7 @@ async fn v1alpha_answers_like_v1() {
         message_request: Some(AlphaRequest::ListServices(String::new())),
     };
     let mut responses = client
-        .server_reflection_info(tokio_stream::iter([request]))
+        .server_reflection_info(rust_grpc::stream::once(request))
         .await
         .unwrap()
         .into_inner();
