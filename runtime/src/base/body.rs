@@ -19,7 +19,9 @@ pub type BoxBody = tonic::body::Body;
 pub type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
 
 /// The stream a server-streaming or bidirectional handler returns: any `Send`
-/// stream of messages or errors, boxed (for example `Box::pin(stream)`).
+/// stream of messages or errors, boxed: [`stream::boxed`](crate::stream::boxed)
+/// (or `Box::pin`) around any stream, or the stream of a
+/// [`stream::channel`](crate::stream::channel).
 ///
 /// The stream ends the call with OK when it ends; an `Err` item ends the call
 /// with that status.
