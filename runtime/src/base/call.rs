@@ -55,11 +55,15 @@ pub use tonic::Extensions;
 
 /// What a generated client's unary or server-streaming method takes: a
 /// message, or a [`Request`] around one. Implemented for you; you never
-/// implement or call it. Below, its own documentation, written for tonic.
+/// implement or call it.
+///
+/// Below, its own documentation, written for tonic.
 pub use tonic::IntoRequest;
 
 /// What a generated client's client-streaming or bidirectional method takes:
 /// any stream of messages (such as [`stream::iter`](crate::stream::iter)), or a
 /// [`Request`] around one. Implemented for you; you never implement or call
-/// it. Below, its own documentation, written for tonic.
+/// it.
+///
+/// Below, its own documentation, written for tonic.
 pub use tonic::IntoStreamingRequest;
