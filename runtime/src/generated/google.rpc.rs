@@ -2,6 +2,7 @@
 // source: google/rpc/error_details.proto, google/rpc/status.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// A status code, a developer-facing message and any number of typed details.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Status {
@@ -16,6 +17,7 @@ pub struct Status {
     pub details: ::rust_grpc::prost::alloc::vec::Vec<::rust_grpc::prost_types::Any>,
 }
 /// Why the error happened, as a machine-readable reason within a domain.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct ErrorInfo {
@@ -33,6 +35,7 @@ pub struct ErrorInfo {
     >,
 }
 /// When the client may retry.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct RetryInfo {
@@ -40,6 +43,7 @@ pub struct RetryInfo {
     pub retry_delay: ::core::option::Option<::rust_grpc::prost_types::Duration>,
 }
 /// Debugging information for developers.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct DebugInfo {
@@ -51,6 +55,7 @@ pub struct DebugInfo {
     pub detail: ::rust_grpc::prost::alloc::string::String,
 }
 /// Which quota checks failed.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct QuotaFailure {
@@ -60,6 +65,7 @@ pub struct QuotaFailure {
 /// Nested message and enum types in `QuotaFailure`.
 pub mod quota_failure {
     /// One failed quota check.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub struct Violation {
@@ -70,6 +76,7 @@ pub mod quota_failure {
     }
 }
 /// Which preconditions failed.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct PreconditionFailure {
@@ -79,6 +86,7 @@ pub struct PreconditionFailure {
 /// Nested message and enum types in `PreconditionFailure`.
 pub mod precondition_failure {
     /// One failed precondition.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub struct Violation {
@@ -91,6 +99,7 @@ pub mod precondition_failure {
     }
 }
 /// Which fields of the request were invalid.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct BadRequest {
@@ -102,6 +111,7 @@ pub struct BadRequest {
 /// Nested message and enum types in `BadRequest`.
 pub mod bad_request {
     /// One invalid field.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub struct FieldViolation {
@@ -116,6 +126,7 @@ pub mod bad_request {
     }
 }
 /// Identifies the request, for bug reports.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct RequestInfo {
@@ -125,6 +136,7 @@ pub struct RequestInfo {
     pub serving_data: ::rust_grpc::prost::alloc::string::String,
 }
 /// The resource the error is about.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct ResourceInfo {
@@ -138,6 +150,7 @@ pub struct ResourceInfo {
     pub description: ::rust_grpc::prost::alloc::string::String,
 }
 /// Links to documentation about the error.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct Help {
@@ -147,6 +160,7 @@ pub struct Help {
 /// Nested message and enum types in `Help`.
 pub mod help {
     /// One link.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub struct Link {
@@ -157,6 +171,7 @@ pub mod help {
     }
 }
 /// An error message in a given locale.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct LocalizedMessage {

@@ -2,6 +2,7 @@
 // source: grpc/health/v1/health.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// Names the service whose health is asked for; empty means the whole server.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct HealthCheckRequest {
@@ -9,6 +10,7 @@ pub struct HealthCheckRequest {
     pub service: ::rust_grpc::prost::alloc::string::String,
 }
 /// The serving status of one service.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct HealthCheckResponse {
@@ -18,6 +20,7 @@ pub struct HealthCheckResponse {
 /// Nested message and enum types in `HealthCheckResponse`.
 pub mod health_check_response {
     /// Whether a service can take calls.
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(
         Clone,
         Copy,
@@ -38,6 +41,7 @@ pub mod health_check_response {
         /// Only sent by Watch, for a service the server does not know.
         ServiceUnknown = 3,
     }
+    #[allow(clippy::doc_markdown, clippy::must_use_candidate)]
     impl ServingStatus {
         /// String value of the enum field names used in the ProtoBuf definition.
         ///
@@ -64,10 +68,12 @@ pub mod health_check_response {
     }
 }
 /// Asks for the status of every service the server knows.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct HealthListRequest {}
 /// The status of every service the server knows, by name.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct HealthListResponse {
@@ -90,7 +96,13 @@ pub mod health_methods {
     pub const WATCH: &str = "/grpc.health.v1.Health/Watch";
 }
 /// The client for `grpc.health.v1.Health`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod health_client {
     /// Reports whether a server, or one service of it, can take calls.
     ///
@@ -101,6 +113,10 @@ pub mod health_client {
     }
     impl HealthClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -173,6 +189,10 @@ pub mod health_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> HealthClient<T> {
         /// The current status; NOT_FOUND for an unknown service.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn check(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::HealthCheckRequest>,
@@ -188,6 +208,10 @@ pub mod health_client {
                 .await
         }
         /// Every service's current status.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn list(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::HealthListRequest>,
@@ -203,6 +227,10 @@ pub mod health_client {
                 .await
         }
         /// The current status, then each change, until the client goes away.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn watch(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::HealthCheckRequest>,
@@ -220,7 +248,13 @@ pub mod health_client {
     }
 }
 /// The server for `grpc.health.v1.Health`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod health_server {
     /// Reports whether a server, or one service of it, can take calls.
     ///
@@ -274,7 +308,7 @@ pub mod health_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

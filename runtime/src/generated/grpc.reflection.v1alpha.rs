@@ -2,6 +2,7 @@
 // source: grpc/reflection/v1alpha/reflection.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// One question about the server's services and types.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct ServerReflectionRequest {
@@ -14,6 +15,7 @@ pub struct ServerReflectionRequest {
 }
 /// Nested message and enum types in `ServerReflectionRequest`.
 pub mod server_reflection_request {
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Oneof)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub enum MessageRequest {
@@ -35,6 +37,7 @@ pub mod server_reflection_request {
     }
 }
 /// An extension of a message type, by number.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct ExtensionRequest {
@@ -44,6 +47,7 @@ pub struct ExtensionRequest {
     pub extension_number: i32,
 }
 /// The answer to one ServerReflectionRequest.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct ServerReflectionResponse {
@@ -58,6 +62,7 @@ pub struct ServerReflectionResponse {
 }
 /// Nested message and enum types in `ServerReflectionResponse`.
 pub mod server_reflection_response {
+    #[allow(missing_docs, clippy::doc_markdown)]
     #[derive(Clone, PartialEq, ::rust_grpc::prost::Oneof)]
     #[prost(prost_path = "::rust_grpc::prost")]
     pub enum MessageResponse {
@@ -72,6 +77,7 @@ pub mod server_reflection_response {
     }
 }
 /// Encoded FileDescriptorProtos.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct FileDescriptorResponse {
@@ -81,6 +87,7 @@ pub struct FileDescriptorResponse {
     >,
 }
 /// The extension numbers of one message type.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct ExtensionNumberResponse {
@@ -90,6 +97,7 @@ pub struct ExtensionNumberResponse {
     pub extension_number: ::rust_grpc::prost::alloc::vec::Vec<i32>,
 }
 /// The services the server offers.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct ListServiceResponse {
@@ -97,6 +105,7 @@ pub struct ListServiceResponse {
     pub service: ::rust_grpc::prost::alloc::vec::Vec<ServiceResponse>,
 }
 /// One service, by its fully qualified name.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct ServiceResponse {
@@ -104,6 +113,7 @@ pub struct ServiceResponse {
     pub name: ::rust_grpc::prost::alloc::string::String,
 }
 /// Why a request could not be answered.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct ErrorResponse {
@@ -121,7 +131,13 @@ pub mod server_reflection_methods {
     pub const SERVER_REFLECTION_INFO: &str = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 }
 /// The client for `grpc.reflection.v1alpha.ServerReflection`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod server_reflection_client {
     /// Lets clients such as grpcurl discover services and their descriptors.
     ///
@@ -132,6 +148,10 @@ pub mod server_reflection_client {
     }
     impl ServerReflectionClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -204,6 +224,10 @@ pub mod server_reflection_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> ServerReflectionClient<T> {
         /// Answers each request of the stream in order.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn server_reflection_info(
             &self,
             request: impl ::rust_grpc::IntoStreamingRequest<
@@ -225,7 +249,13 @@ pub mod server_reflection_client {
     }
 }
 /// The server for `grpc.reflection.v1alpha.ServerReflection`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod server_reflection_server {
     /// Lets clients such as grpcurl discover services and their descriptors.
     ///
@@ -261,7 +291,7 @@ pub mod server_reflection_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.

@@ -2,6 +2,7 @@
 // source: echo.proto
 const _: () = ::rust_grpc::codegen::require_codegen_version::<1>();
 /// What to echo.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct EchoRequest {
@@ -13,6 +14,7 @@ pub struct EchoRequest {
     pub count: u32,
 }
 /// One echo.
+#[allow(missing_docs, clippy::doc_markdown)]
 #[derive(Clone, PartialEq, Eq, Hash, ::rust_grpc::prost::Message)]
 #[prost(prost_path = "::rust_grpc::prost")]
 pub struct EchoResponse {
@@ -31,7 +33,13 @@ pub mod echo_methods {
     pub const SERVER_STREAMING_ECHO: &str = "/echo.Echo/ServerStreamingEcho";
 }
 /// The client for `echo.Echo`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod echo_client {
     /// Echo sends back what it is sent.
     ///
@@ -42,6 +50,10 @@ pub mod echo_client {
     }
     impl EchoClient<::rust_grpc::Channel> {
         /// Connects to `dst`, a URI such as `http://127.0.0.1:50051`.
+        ///
+        /// # Errors
+        ///
+        /// Returns an error when `dst` is not a valid endpoint or the connection fails.
         pub async fn connect<D>(
             dst: D,
         ) -> ::core::result::Result<Self, ::rust_grpc::Error>
@@ -114,6 +126,10 @@ pub mod echo_client {
     }
     impl<T: ::rust_grpc::codegen::Transport> EchoClient<T> {
         /// Answers with the request's message.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn unary_echo(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::EchoRequest>,
@@ -129,6 +145,10 @@ pub mod echo_client {
                 .await
         }
         /// Answers with the request's message `count` times, one response each.
+        ///
+        /// # Errors
+        ///
+        /// Returns the `Status` the server answered with, or one saying why the call failed.
         pub async fn server_streaming_echo(
             &self,
             request: impl ::rust_grpc::IntoRequest<super::EchoRequest>,
@@ -146,7 +166,13 @@ pub mod echo_client {
     }
 }
 /// The server for `echo.Echo`.
-#[allow(deprecated, dead_code, unreachable_pub)]
+#[allow(
+    deprecated,
+    dead_code,
+    unreachable_pub,
+    clippy::doc_markdown,
+    clippy::wrong_self_convention
+)]
 pub mod echo_server {
     /// Echo sends back what it is sent.
     ///
@@ -188,7 +214,7 @@ pub mod echo_server {
         pub fn from_arc(inner: ::std::sync::Arc<T>) -> Self {
             Self {
                 inner,
-                config: ::core::default::Default::default(),
+                config: <::rust_grpc::codegen::ServerConfig as ::core::default::Default>::default(),
             }
         }
         /// Serves `inner`, passing every request through `interceptor` first.
