@@ -60,6 +60,9 @@ impl Service<http::Request<BoxBody>> for Routes {
     }
 
     fn call(&mut self, mut request: http::Request<BoxBody>) -> RouteFuture {
+        if let Some(refused) = not_grpc(&request) {
+            return Box::pin(std::future::ready(Ok(refused)));
+        }
         let service = service_name(request.uri().path());
         let found = service.and_then(|service| {
             let at = self.routes.iter().position(|(name, _)| *name == service)?;
@@ -81,6 +84,46 @@ impl Service<http::Request<BoxBody>> for Routes {
         }
         self.routes[at].1.call(request)
     }
+}
+
+/// The answer to a request that is not a gRPC call, as grpc-go gives it: a
+/// method other than POST is HTTP 405 with INTERNAL, a content-type other than
+/// `application/grpc`, `application/grpc+<codec>` or `application/grpc;<params>`
+/// is HTTP 415 (the gRPC HTTP/2 spec's answer) with INVALID_ARGUMENT.
+fn not_grpc(request: &http::Request<BoxBody>) -> Option<http::Response<BoxBody>> {
+    let (code, status) = if request.method() != http::Method::POST {
+        (
+            http::StatusCode::METHOD_NOT_ALLOWED,
+            Status::internal(format!(
+                "the request's method is {}; gRPC calls are POST",
+                request.method()
+            )),
+        )
+    } else {
+        let content_type = request.headers().get(http::header::CONTENT_TYPE);
+        if content_type.is_some_and(|value| is_grpc(value.as_bytes())) {
+            return None;
+        }
+        (
+            http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Status::invalid_argument(match content_type {
+                Some(value) => format!(
+                    "invalid gRPC request content-type {:?}",
+                    String::from_utf8_lossy(value.as_bytes())
+                ),
+                None => "a gRPC request needs content-type application/grpc".to_owned(),
+            }),
+        )
+    };
+    let mut response = status.into_http();
+    *response.status_mut() = code;
+    Some(response)
+}
+
+fn is_grpc(content_type: &[u8]) -> bool {
+    content_type
+        .strip_prefix(b"application/grpc")
+        .is_some_and(|rest| matches!(rest.first(), None | Some(b'+' | b';')))
 }
 
 /// The service part of a `/package.Service/Method` path.

@@ -10,6 +10,7 @@ mod interceptors;
 mod limits;
 mod loopback;
 mod negotiation;
+mod not_grpc;
 mod reserved_metadata;
 mod rich_errors;
 mod status_codes;

@@ -1,0 +1,97 @@
+//! Requests that are not gRPC calls get grpc-go's answers: a method other than
+//! POST is HTTP 405 with INTERNAL, a content-type other than application/grpc
+//! (+codec or ;params) is HTTP 415 with INVALID_ARGUMENT, and the handler never
+//! runs. Raw HTTP/2 requests, so nothing in between fixes them up.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rust_grpc::Response;
+use rust_grpc_testdata::stub::{StubServer, reply};
+use tokio::net::TcpStream;
+
+/// Sends one request (`method`, `content_type`) with an empty EchoRequest and
+/// returns the response's HTTP status and gRPC status.
+async fn raw(addr: SocketAddr, method: &str, content_type: Option<&str>) -> (u16, String) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}/corpus.echo.Echo/Unary"))
+        .header("te", "trailers");
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let (response, mut body) = client
+        .send_request(request.body(()).unwrap(), false)
+        .unwrap();
+    body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+        .unwrap();
+    let response = response.await.unwrap();
+    let (head, mut body) = response.into_parts();
+    let mut status = head.headers.get("grpc-status").cloned();
+    if !body.is_end_stream() {
+        while let Some(data) = body.data().await {
+            data.unwrap();
+        }
+        if let Some(trailers) = body.trailers().await.unwrap() {
+            status = status.or_else(|| trailers.get("grpc-status").cloned());
+        }
+    }
+    let status = status.expect("a grpc-status").to_str().unwrap().to_owned();
+    (head.status.as_u16(), status)
+}
+
+#[tokio::test]
+async fn only_posts_of_application_grpc_reach_a_handler() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let addr = StubServer::new()
+        .unary(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ok(Response::new(reply("called"))) }
+        })
+        .serve_tcp()
+        .await;
+
+    for content_type in [
+        "application/grpc",
+        "application/grpc+proto",
+        "application/grpc;charset=utf-8",
+    ] {
+        assert_eq!(
+            raw(addr, "POST", Some(content_type)).await,
+            (200, "0".to_owned()),
+            "{content_type}"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    for content_type in [
+        Some("application/json"),
+        Some("application/grpcx"),
+        Some("text/plain"),
+        None,
+    ] {
+        assert_eq!(
+            raw(addr, "POST", content_type).await,
+            (415, "3".to_owned()),
+            "{content_type:?}"
+        );
+    }
+    for method in ["GET", "PUT"] {
+        assert_eq!(
+            raw(addr, method, Some("application/grpc")).await,
+            (405, "13".to_owned()),
+            "{method}"
+        );
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "no refused request reached the handler"
+    );
+}
