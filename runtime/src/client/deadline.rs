@@ -47,9 +47,7 @@ where
     Bounded {
         call,
         sleep: deadline.map(tokio::time::sleep_until),
-        cancelled: cancel.map(|cancel| -> Pin<Box<dyn Future<Output = ()> + Send>> {
-            Box::pin(async move { cancel.cancelled().await })
-        }),
+        cancelled: cancel.map(cancelled_future),
         deadline,
     }
 }
@@ -101,6 +99,11 @@ where
     }
 }
 
+/// A future that ends when `cancel` is cancelled, owning the handle.
+fn cancelled_future(cancel: CancelHandle) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move { cancel.cancelled().await })
+}
+
 /// The status of a call its caller cancelled.
 pub(crate) fn cancelled() -> Status {
     Status::cancelled("the call was cancelled by its caller")
@@ -142,9 +145,7 @@ impl<B> DeadlineBody<B> {
         Self {
             inner,
             deadline: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
-            cancelled: cancel.map(|cancel| -> Pin<Box<dyn Future<Output = ()> + Send>> {
-                Box::pin(async move { cancel.cancelled().await })
-            }),
+            cancelled: cancel.map(cancelled_future),
             expired: false,
         }
     }

@@ -29,6 +29,17 @@ impl<IO> Coalesce<IO> {
     }
 }
 
+/// Whether this write must wait: the first of a flush does, once, with its
+/// task woken to come back after the tasks already woken.
+fn wait_a_turn(waited: &mut bool, cx: &Context<'_>) -> bool {
+    if *waited {
+        return false;
+    }
+    *waited = true;
+    cx.waker().wake_by_ref();
+    true
+}
+
 impl<IO: AsyncRead> AsyncRead for Coalesce<IO> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -46,9 +57,7 @@ impl<IO: AsyncWrite> AsyncWrite for Coalesce<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        if !*this.waited {
-            *this.waited = true;
-            cx.waker().wake_by_ref();
+        if wait_a_turn(this.waited, cx) {
             return Poll::Pending;
         }
         this.io.poll_write(cx, buf)
@@ -60,9 +69,7 @@ impl<IO: AsyncWrite> AsyncWrite for Coalesce<IO> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        if !*this.waited {
-            *this.waited = true;
-            cx.waker().wake_by_ref();
+        if wait_a_turn(this.waited, cx) {
             return Poll::Pending;
         }
         this.io.poll_write_vectored(cx, bufs)

@@ -87,10 +87,7 @@ where
                 }
                 let (status, unprocessed) = match outcome(result) {
                     Outcome::Committed(response) => {
-                        attempts.replay.commit(attempt.id);
-                        if let Some(throttle) = throttle {
-                            throttle.record_success();
-                        }
+                        attempts.commit(attempt.id, throttle);
                         return Ok(response);
                     }
                     Outcome::Failed {

@@ -190,6 +190,15 @@ impl<F> Attempts<F> {
         })
     }
 
+    /// Commits the call to attempt `id`, whose response arrived, and counts
+    /// the success against the throttle.
+    fn commit(&self, id: usize, throttle: Option<&RetryThrottle>) {
+        self.replay.commit(id);
+        if let Some(throttle) = throttle {
+            throttle.record_success();
+        }
+    }
+
     /// Whether another attempt may still be sent: the body can be replayed.
     fn can_resend(&self) -> bool {
         self.replay.committed_to().is_none()

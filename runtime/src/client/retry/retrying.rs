@@ -27,10 +27,7 @@ where
         let (id, request) = attempts.next(0)?;
         match outcome((attempts.send)(request).await) {
             Outcome::Committed(response) => {
-                attempts.replay.commit(id);
-                if let Some(throttle) = throttle {
-                    throttle.record_success();
-                }
+                attempts.commit(id, throttle);
                 return Ok(response);
             }
             Outcome::Failed {
@@ -58,10 +55,7 @@ where
         let (id, request) = attempts.next(counted)?;
         let (status, unprocessed) = match outcome((attempts.send)(request).await) {
             Outcome::Committed(response) => {
-                attempts.replay.commit(id);
-                if let Some(throttle) = throttle {
-                    throttle.record_success();
-                }
+                attempts.commit(id, throttle);
                 return Ok(response);
             }
             Outcome::Failed {
