@@ -238,6 +238,12 @@ pub mod server;
 mod services;
 mod transport;
 
+// For the fuzz targets in fuzz/ only: not API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 pub use base::body::BoxStream;
 pub use base::call::{Extensions, IntoRequest, IntoStreamingRequest, Request, Response};
 pub use base::interceptor::Interceptor;
