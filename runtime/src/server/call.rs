@@ -263,19 +263,23 @@ pub(crate) async fn read_one<B: RequestBody, M: Message>(
 }
 
 /// Reads the one framed request message, decompressed. Generic over the body
-/// only, which is the same type for every method of a server.
+/// only, which is the same type for every method of a server. Zero or two
+/// messages is a cardinality violation: UNIMPLEMENTED, as gRPC's status code
+/// table says.
 async fn read_payload<B: RequestBody>(body: B, call: &Call) -> Result<Decoded, Status> {
     let body = std::pin::pin!(body);
     let mut messages = BodyDecoder::new(body, call.decoder());
     let Some(message) = std::future::poll_fn(|cx| messages.poll_message(cx)).await? else {
-        return Err(Status::internal("the request carried no message"));
+        return Err(Status::unimplemented(
+            "the request carried no message; this method takes exactly one",
+        ));
     };
     if std::future::poll_fn(|cx| messages.poll_message(cx))
         .await?
         .is_some()
     {
-        return Err(Status::internal(
-            "a unary request carried more than one message",
+        return Err(Status::unimplemented(
+            "the request carried more than one message; this method takes exactly one",
         ));
     }
     Ok(message)

@@ -89,7 +89,9 @@ impl Service<http::Request<BoxBody>> for Routes {
 /// The answer to a request that is not a gRPC call, as grpc-go gives it: a
 /// method other than POST is HTTP 405 with INTERNAL, a content-type other than
 /// `application/grpc`, `application/grpc+<codec>` or `application/grpc;<params>`
-/// is HTTP 415 (the gRPC HTTP/2 spec's answer) with INVALID_ARGUMENT.
+/// is HTTP 415 (the gRPC HTTP/2 spec's answer) with INVALID_ARGUMENT. A codec
+/// other than proto (`application/grpc+json`) is a gRPC call this server cannot
+/// decode: UNIMPLEMENTED, as for a compression it does not support.
 fn not_grpc(request: &http::Request<BoxBody>) -> Option<http::Response<BoxBody>> {
     let (code, status) = if request.method() != http::Method::POST {
         (
@@ -101,8 +103,8 @@ fn not_grpc(request: &http::Request<BoxBody>) -> Option<http::Response<BoxBody>>
         )
     } else {
         let content_type = request.headers().get(http::header::CONTENT_TYPE);
-        if content_type.is_some_and(|value| is_grpc(value.as_bytes())) {
-            return None;
+        if let Some(value) = content_type.filter(|value| is_grpc(value.as_bytes())) {
+            return codec_unknown(value.as_bytes()).map(Status::into_http);
         }
         (
             http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -124,6 +126,20 @@ fn is_grpc(content_type: &[u8]) -> bool {
     content_type
         .strip_prefix(b"application/grpc")
         .is_some_and(|rest| matches!(rest.first(), None | Some(b'+' | b';')))
+}
+
+/// UNIMPLEMENTED for a gRPC content-type whose codec (`+<codec>`) is not proto.
+fn codec_unknown(content_type: &[u8]) -> Option<Status> {
+    let rest = content_type.strip_prefix(b"application/grpc+")?;
+    let codec = rest.split(|&b| b == b';').next().unwrap_or(rest);
+    if codec.eq_ignore_ascii_case(b"proto") {
+        return None;
+    }
+    Some(Status::unimplemented(format!(
+        "this server decodes only proto messages, not {:?} (content-type {:?})",
+        String::from_utf8_lossy(codec),
+        String::from_utf8_lossy(content_type)
+    )))
 }
 
 /// The service part of a `/package.Service/Method` path.

@@ -1,7 +1,9 @@
 //! Requests that are not gRPC calls get grpc-go's answers: a method other than
 //! POST is HTTP 405 with INTERNAL, a content-type other than application/grpc
 //! (+codec or ;params) is HTTP 415 with INVALID_ARGUMENT, and the handler never
-//! runs. Raw HTTP/2 requests, so nothing in between fixes them up.
+//! runs. gRPC calls the server cannot take (a codec other than proto, a unary
+//! request with zero or two messages) are UNIMPLEMENTED. Raw HTTP/2 requests, so
+//! nothing in between fixes them up.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,9 +13,22 @@ use rust_grpc::Response;
 use rust_grpc_testdata::stub::{StubServer, reply};
 use tokio::net::TcpStream;
 
+/// One framed, empty EchoRequest.
+const ONE_MESSAGE: &[u8] = &[0, 0, 0, 0, 0];
+
 /// Sends one request (`method`, `content_type`) with an empty EchoRequest and
 /// returns the response's HTTP status and gRPC status.
 async fn raw(addr: SocketAddr, method: &str, content_type: Option<&str>) -> (u16, String) {
+    raw_body(addr, method, content_type, ONE_MESSAGE).await
+}
+
+/// Like [`raw`], with `body` as the request body.
+async fn raw_body(
+    addr: SocketAddr,
+    method: &str,
+    content_type: Option<&str>,
+    body: &'static [u8],
+) -> (u16, String) {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let (client, connection) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(connection);
@@ -25,10 +40,11 @@ async fn raw(addr: SocketAddr, method: &str, content_type: Option<&str>) -> (u16
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);
     }
+    let body_bytes = body;
     let (response, mut body) = client
         .send_request(request.body(()).unwrap(), false)
         .unwrap();
-    body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+    body.send_data(bytes::Bytes::from_static(body_bytes), true)
         .unwrap();
     let response = response.await.unwrap();
     let (head, mut body) = response.into_parts();
@@ -94,4 +110,48 @@ async fn only_posts_of_application_grpc_reach_a_handler() {
         3,
         "no refused request reached the handler"
     );
+}
+
+/// A stub server whose unary handler counts its calls.
+async fn counting_server() -> (SocketAddr, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let addr = StubServer::new()
+        .unary(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ok(Response::new(reply("called"))) }
+        })
+        .serve_tcp()
+        .await;
+    (addr, calls)
+}
+
+#[tokio::test]
+async fn a_codec_other_than_proto_is_unimplemented_and_reaches_no_handler() {
+    let (addr, calls) = counting_server().await;
+    for content_type in [
+        "application/grpc+json",
+        "application/grpc+foo;charset=utf-8",
+    ] {
+        assert_eq!(
+            raw(addr, "POST", Some(content_type)).await,
+            (200, "12".to_owned()),
+            "{content_type}"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_unary_request_without_exactly_one_message_is_unimplemented() {
+    let (addr, calls) = counting_server().await;
+    let two_messages: &[u8] = &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    for (what, body) in [("no message", &[][..]), ("two messages", two_messages)] {
+        assert_eq!(
+            raw_body(addr, "POST", Some("application/grpc"), body).await,
+            (200, "12".to_owned()),
+            "{what}"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
