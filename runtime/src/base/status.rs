@@ -47,10 +47,13 @@ pub(crate) fn from_http_status(status: http::StatusCode) -> Status {
         429 | 502 | 503 | 504 => Code::Unavailable,
         _ => Code::Unknown,
     };
-    Status::new(
-        code,
-        format!("the server answered HTTP {status} without a gRPC status"),
-    )
+    let mut message = format!("the server answered HTTP {status} without a gRPC status");
+    if status == http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE {
+        // The one a caller can fix: h2 servers answer it to a header list
+        // over their SETTINGS_MAX_HEADER_LIST_SIZE.
+        message.push_str(": the call's metadata is larger than the server accepts");
+    }
+    Status::new(code, message)
 }
 
 /// The status of a transport or body error: the error's own if it carries one.

@@ -16,7 +16,10 @@ use crate::transport::keepalive;
 /// The most streams (calls) a client may have open at once on one connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
 
-/// The largest header block (request metadata included) a client may send.
+/// The largest header list (request metadata included) a client may send:
+/// 64 KiB, four times hyper's (and tonic's) 16 KiB and gRPC C++'s hard limit,
+/// where grpc-go's 16 MiB would let each of 1,024 streams hold that much.
+/// See [`Server::http2_max_header_list_size`].
 pub const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 64 * 1024;
 
 /// How many streams a server may reset for a client's protocol errors before it
@@ -154,8 +157,17 @@ impl<L> Server<L> {
         })
     }
 
-    /// The largest header block a client may send, in bytes
-    /// ([`DEFAULT_MAX_HEADER_LIST_SIZE`] unless set).
+    /// The largest header list (request metadata and HTTP/2 headers, counted as
+    /// RFC 9113 does: name, value and 32 bytes per field) a client may send
+    /// ([`DEFAULT_MAX_HEADER_LIST_SIZE`] unless set). The server advertises it in
+    /// SETTINGS_MAX_HEADER_LIST_SIZE.
+    ///
+    /// A call over it fails alone: its stream is answered HTTP 431 and reset,
+    /// which a gRPC client reports as UNKNOWN, and the connection's other calls
+    /// carry on. Only a header block cut into more CONTINUATION frames than the
+    /// limit could need (a quarter more than `max / max_frame_size`, and at
+    /// least 5) closes the connection, with GOAWAY ENHANCE_YOUR_CALM: that is
+    /// the CONTINUATION flood (CVE-2024-27316), not a large header list.
     #[must_use]
     pub fn http2_max_header_list_size(self, max: u32) -> Self {
         self.http2(|http2| {

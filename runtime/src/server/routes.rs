@@ -61,7 +61,7 @@ impl Service<http::Request<BoxBody>> for Routes {
 
     fn call(&mut self, mut request: http::Request<BoxBody>) -> RouteFuture {
         if let Some(refused) = not_grpc(&request) {
-            return Box::pin(std::future::ready(Ok(refused)));
+            return Box::pin(after_body(request.into_body(), refused));
         }
         let service = service_name(request.uri().path());
         let found = service.and_then(|service| {
@@ -117,9 +117,40 @@ fn not_grpc(request: &http::Request<BoxBody>) -> Option<http::Response<BoxBody>>
             }),
         )
     };
+    let text = format!("{}\n", status.message());
     let mut response = status.into_http();
     *response.status_mut() = code;
+    if code == http::StatusCode::METHOD_NOT_ALLOWED {
+        // Not a gRPC client (those always POST): a browser or curl gets the
+        // reason as text.
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        *response.body_mut() = BoxBody::new(text);
+    }
     Some(response)
+}
+
+/// The most of a refused request's body read before answering anyway.
+const REFUSED_BODY_LIMIT: usize = 64 * 1024;
+
+/// Answers a refused request once its body has ended, as for any HTTP request:
+/// h2 then checks the body against its content-length, and the answer does
+/// not close a stream the client is still sending on.
+async fn after_body(
+    mut body: BoxBody,
+    answer: http::Response<BoxBody>,
+) -> Result<http::Response<BoxBody>, Infallible> {
+    use http_body::Body as _;
+    let mut read = 0;
+    while read <= REFUSED_BODY_LIMIT {
+        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, bytes::Buf::remaining),
+            Some(Err(_)) | None => break,
+        }
+    }
+    Ok(answer)
 }
 
 fn is_grpc(content_type: &[u8]) -> bool {

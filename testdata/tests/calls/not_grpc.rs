@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use rust_grpc::Response;
 use rust_grpc_testdata::stub::{StubServer, reply};
@@ -154,4 +155,86 @@ async fn a_unary_request_without_exactly_one_message_is_unimplemented() {
         );
     }
     assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+/// Opens a request with `headers` on a fresh connection and leaves its body
+/// open.
+async fn open(
+    addr: SocketAddr,
+    request: http::request::Builder,
+) -> (h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = request
+        .uri(format!("http://{addr}/corpus.echo.Echo/Unary"))
+        .body(())
+        .unwrap();
+    client.send_request(request, false).unwrap()
+}
+
+#[tokio::test]
+async fn a_get_is_told_in_text_why_it_is_refused() {
+    let (addr, _) = counting_server().await;
+    let (response, mut body) = open(addr, http::Request::get("/")).await;
+    body.send_data(bytes::Bytes::new(), true).unwrap();
+
+    let (head, mut body) = response.await.unwrap().into_parts();
+    let mut text = Vec::new();
+    while let Some(data) = body.data().await {
+        text.extend_from_slice(&data.unwrap());
+    }
+
+    assert_eq!(head.status, 405);
+    assert_eq!(head.headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "the request's method is GET; gRPC calls are POST\n"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_request_is_answered_once_its_body_ends() {
+    let (addr, _) = counting_server().await;
+    let (response, mut body) = open(
+        addr,
+        http::Request::post("/").header("content-type", "text/plain"),
+    )
+    .await;
+    body.send_data(bytes::Bytes::from_static(b"hello"), false)
+        .unwrap();
+
+    let mut response = Box::pin(response);
+    let early = tokio::time::timeout(Duration::from_millis(200), &mut response).await;
+    assert!(early.is_err(), "answered while the body was still coming");
+    body.send_data(bytes::Bytes::from_static(b" there"), true)
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), response)
+        .await
+        .expect("no answer after the body ended")
+        .unwrap();
+
+    assert_eq!(response.status(), 415);
+}
+
+#[tokio::test]
+async fn a_refused_request_with_a_false_content_length_is_reset() {
+    let (addr, _) = counting_server().await;
+    let (response, mut body) = open(
+        addr,
+        http::Request::post("/")
+            .header("content-type", "text/plain")
+            .header("content-length", "1"),
+    )
+    .await;
+    body.send_data(bytes::Bytes::from_static(b"test"), true)
+        .unwrap();
+
+    let error = tokio::time::timeout(Duration::from_secs(5), response)
+        .await
+        .expect("no answer")
+        .unwrap_err();
+
+    assert_eq!(error.reason(), Some(h2::Reason::PROTOCOL_ERROR), "{error}");
 }

@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::raw::{ACK, ENHANCE_YOUR_CALM, Frame, GOAWAY, NO_ERROR, PING, RawClient};
+
 /// How long any single step may take before a test gives up instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -177,110 +179,7 @@ async fn max_connection_age_and_grace_end_a_long_call_and_new_calls_reconnect() 
     assert_eq!(reply.into_inner().message, "again");
 }
 
-// A bare HTTP/2 client, for the exact frames of the keepalive enforcement.
-
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const SETTINGS: u8 = 0x4;
-const PING: u8 = 0x6;
-const GOAWAY: u8 = 0x7;
-const ACK: u8 = 0x1;
-const NO_ERROR: u32 = 0x0;
-const ENHANCE_YOUR_CALM: u32 = 0xb;
-
-/// One HTTP/2 frame.
-#[derive(Debug)]
-struct Frame {
-    kind: u8,
-    flags: u8,
-    payload: Vec<u8>,
-}
-
-impl Frame {
-    fn encode(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
-        let mut bytes = vec![len[1], len[2], len[3], kind, flags];
-        bytes.extend_from_slice(&stream.to_be_bytes());
-        bytes.extend_from_slice(payload);
-        bytes
-    }
-
-    /// The frame at the start of `bytes` and its length, once it is all there.
-    fn decode(bytes: &[u8]) -> Option<(Self, usize)> {
-        let header = bytes.get(..9)?;
-        let len =
-            usize::try_from(u32::from_be_bytes([0, header[0], header[1], header[2]])).unwrap();
-        let payload = bytes.get(9..9 + len)?.to_vec();
-        let frame = Self {
-            kind: header[3],
-            flags: header[4],
-            payload,
-        };
-        Some((frame, 9 + len))
-    }
-
-    /// A GOAWAY's last stream id, error code and debug data.
-    fn goaway(&self) -> Option<(u32, u32, &[u8])> {
-        if self.kind != GOAWAY {
-            return None;
-        }
-        let last_stream = u32::from_be_bytes(self.payload[..4].try_into().unwrap()) & 0x7fff_ffff;
-        let code = u32::from_be_bytes(self.payload[4..8].try_into().unwrap());
-        Some((last_stream, code, &self.payload[8..]))
-    }
-}
-
-/// A bare client connection that has exchanged SETTINGS with the server.
-struct RawClient {
-    tcp: TcpStream,
-    read: Vec<u8>,
-}
-
 impl RawClient {
-    async fn connect(addr: std::net::SocketAddr) -> Self {
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
-        tcp.write_all(PREFACE).await.unwrap();
-        tcp.write_all(&Frame::encode(SETTINGS, 0, 0, &[]))
-            .await
-            .unwrap();
-        let mut client = Self {
-            tcp,
-            read: Vec::new(),
-        };
-        let settings = client.frame().await.expect("the server's SETTINGS");
-        assert_eq!(
-            (settings.kind, settings.flags),
-            (SETTINGS, 0),
-            "{settings:?}"
-        );
-        client
-            .tcp
-            .write_all(&Frame::encode(SETTINGS, ACK, 0, &[]))
-            .await
-            .unwrap();
-        client
-    }
-
-    /// The next frame from the server, or `None` once it has closed the
-    /// connection.
-    async fn frame(&mut self) -> Option<Frame> {
-        loop {
-            if let Some((frame, len)) = Frame::decode(&self.read) {
-                self.read.drain(..len);
-                return Some(frame);
-            }
-            let mut buf = [0u8; 4096];
-            let n = tokio::time::timeout(PATIENCE, self.tcp.read(&mut buf))
-                .await
-                .expect("the server said nothing")
-                .expect("the connection failed instead of closing");
-            if n == 0 {
-                assert!(self.read.is_empty(), "closed mid-frame: {:?}", self.read);
-                return None;
-            }
-            self.read.extend_from_slice(&buf[..n]);
-        }
-    }
-
     /// Sends a PING carrying `n` and returns what answers it: its ACK, or the
     /// GOAWAY that ends the connection instead.
     async fn ping(&mut self, n: u8) -> Frame {

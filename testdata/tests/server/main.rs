@@ -3,7 +3,9 @@
 //! wire and its per-call tracing spans. One test binary; each module is one
 //! subject. Most serve over TCP, which is what they are about.
 
+mod header_limits;
 mod keepalive;
+mod raw;
 mod reset_flood;
 mod server_limits;
 mod shutdown;
