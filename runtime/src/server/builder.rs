@@ -1,6 +1,7 @@
 //! The server builder: safe defaults, HTTP/2 and keepalive settings, TLS,
 //! layers, and the services it serves.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::TokioTimer;
@@ -9,6 +10,7 @@ use crate::transport::executor::Boxing;
 use tower::layer::util::{Identity, Stack};
 
 use crate::server::trace::TraceLayer;
+use crate::server::web::{self, GrpcWeb};
 #[cfg(feature = "tls")]
 use crate::transport::error::ServeError;
 use crate::transport::keepalive;
@@ -105,6 +107,7 @@ pub(crate) struct Settings {
     pub(crate) tcp_nodelay: bool,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+    pub(crate) web: Option<Arc<web::Prepared>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -135,6 +138,7 @@ impl Server {
                 tcp_nodelay: true,
                 #[cfg(feature = "tls")]
                 tls: None,
+                web: None,
             },
             layer: Stack::new(TraceLayer, Identity::new()),
         }
@@ -320,6 +324,37 @@ impl<L> Server<L> {
     ) -> Result<Self, ServeError> {
         self.settings.tls = Some(tls.acceptor()?);
         Ok(self)
+    }
+
+    /// Serves gRPC-Web too, on the same port: browser clients (grpc-web,
+    /// Connect's `createGrpcWebTransport`) call every service with
+    /// `application/grpc-web[+proto]` or `application/grpc-web-text[+proto]`,
+    /// over HTTP/1.1 or HTTP/2, and CORS preflights are answered as `web` says.
+    ///
+    /// Off unless set, because it opens the port to HTTP/1.1 and to pages in
+    /// browsers, which a server for gRPC clients alone should not offer; with it
+    /// off, connections and calls take the HTTP/2-only path and pay nothing for
+    /// it. Unary and server-streaming calls work from any browser client;
+    /// client and bidirectional streaming need HTTP/2 and a client that streams
+    /// request bodies.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (_, health) = rust_grpc::health::health_service();
+    /// use rust_grpc::server::GrpcWeb;
+    ///
+    /// rust_grpc::Server::builder()
+    ///     .accept_grpc_web(GrpcWeb::default().allow_origin("https://app.example"))
+    ///     .add_service(health)
+    ///     .serve("127.0.0.1:8080".parse()?)
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn accept_grpc_web(mut self, web: GrpcWeb) -> Self {
+        self.settings.web = Some(web.prepare());
+        self
     }
 
     /// Wraps every call in `layer` (a tower layer), inside the layers added

@@ -1,5 +1,6 @@
 //! One connection's lifetime: TLS, HTTP/2 until the client leaves or the server
-//! stops, age and idle limits, and the calls in flight on it.
+//! stops, age and idle limits, and the calls in flight on it. With gRPC-Web on,
+//! HTTP/1.1 too.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
@@ -21,6 +22,7 @@ use tower::Service;
 use crate::base::body::{BoxBody, StdError};
 use crate::server::builder::Settings;
 use crate::server::call::ServerTimeout;
+use crate::server::web::{self, Protocol};
 use crate::transport::gather;
 use crate::transport::keepalive::{self, PingWatch};
 
@@ -58,10 +60,45 @@ pub(crate) async fn connection<IO, S, B>(
             }
         };
         let info = tls.connect_info();
-        return http2(tls, info, service, &settings, stopping).await;
+        return serve(tls, info, service, &settings, stopping).await;
     }
     let info = io.connect_info();
-    http2(io, info, service, &settings, stopping).await;
+    serve(io, info, service, &settings, stopping).await;
+}
+
+/// How long a connection may take to show whether it speaks HTTP/2 or
+/// HTTP/1.1 (with gRPC-Web on).
+const SNIFF_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves HTTP/2, or with gRPC-Web on whichever of HTTP/2 and HTTP/1.1 the
+/// client speaks.
+async fn serve<IO, I, S, B>(
+    io: IO,
+    info: I,
+    service: S,
+    settings: &Settings,
+    stopping: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    I: Clone + Send + Sync + 'static,
+    S: Service<http::Request<BoxBody>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<StdError> + Send,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<StdError>,
+{
+    if settings.web.is_none() {
+        return http2(io, info, service, settings, stopping).await;
+    }
+    match tokio::time::timeout(SNIFF_TIMEOUT, web::sniff(io)).await {
+        Ok(Some((Protocol::Http2, io))) => http2(io, info, service, settings, stopping).await,
+        Ok(Some((Protocol::Http1, io))) => {
+            let state = Arc::new(ConnState::new());
+            let service = ConnService::new(service, info, &state, settings);
+            http1(io, service, state, settings, stopping).await;
+        }
+        Ok(None) | Err(_) => tracing::debug!("connection ended before its protocol showed"),
+    }
 }
 
 async fn http2<IO, I, S, B>(
@@ -80,12 +117,7 @@ async fn http2<IO, I, S, B>(
     B::Error: Into<StdError>,
 {
     let state = Arc::new(ConnState::new());
-    let service = ConnService {
-        inner: service,
-        info,
-        state: Arc::clone(&state),
-        timeout: settings.timeout,
-    };
+    let service = ConnService::new(service, info, &state, settings);
     // Without a policy, any ping rate is within bounds.
     let policy = settings.ping_policy.unwrap_or(keepalive::Policy {
         min_time: Duration::ZERO,
@@ -138,6 +170,72 @@ async fn http2<IO, I, S, B>(
     }
     if watch.closed_for_too_many_pings() {
         tracing::debug!("connection closed: the client pinged too often");
+    }
+}
+
+/// How long a client may take to send a request's head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves HTTP/1.1 on `io` with `service` (gRPC-Web's, from browsers that do
+/// not speak HTTP/2 to the server) until the client leaves, the server stops,
+/// or the connection's age or idleness ends it.
+async fn http1<IO, I, S, B>(
+    io: IO,
+    service: ConnService<S, I>,
+    state: Arc<ConnState>,
+    settings: &Settings,
+    mut stopping: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    I: Clone + Send + Sync + 'static,
+    S: Service<http::Request<BoxBody>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<StdError> + Send,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<StdError>,
+{
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(io), service);
+    let mut connection = std::pin::pin!(connection);
+    let mut age = settings
+        .max_connection_age
+        .map(|age| Box::pin(tokio::time::sleep(age)));
+    let mut idle = settings
+        .max_connection_idle
+        .map(|idle| Box::pin(idle_for(state, idle)));
+    let mut grace: Option<Pin<Box<Sleep>>> = None;
+    let mut closing = false;
+    if *stopping.borrow_and_update() {
+        closing = true;
+        connection.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(err) = result {
+                    tracing::debug!(error = %err, "HTTP/1.1 connection ended with an error");
+                }
+                break;
+            }
+            _ = stopping.changed(), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            () = wait(&mut age), if !closing && age.is_some() => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+                grace = settings
+                    .max_connection_age_grace
+                    .map(|grace| Box::pin(tokio::time::sleep(grace)));
+            }
+            () = wait(&mut idle), if !closing && idle.is_some() => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            () = wait(&mut grace), if grace.is_some() => break,
+        }
     }
 }
 
@@ -234,6 +332,17 @@ struct ConnService<S, I> {
     info: I,
     state: Arc<ConnState>,
     timeout: Option<Duration>,
+}
+
+impl<S, I> ConnService<S, I> {
+    fn new(inner: S, info: I, state: &Arc<ConnState>, settings: &Settings) -> Self {
+        Self {
+            inner,
+            info,
+            state: Arc::clone(state),
+            timeout: settings.timeout,
+        }
+    }
 }
 
 impl<S, I, B> hyper::service::Service<http::Request<hyper::body::Incoming>> for ConnService<S, I>

@@ -1,6 +1,6 @@
 //! The server: a builder with safe defaults, the routes of its services, the
-//! accept loop and connection lifetime on hyper's HTTP/2 server, and the call
-//! path that serves each generated method.
+//! accept loop and connection lifetime on hyper's HTTP/2 server, the call
+//! path that serves each generated method, and gRPC-Web for browsers.
 
 mod builder;
 pub(crate) mod call;
@@ -12,6 +12,7 @@ pub(crate) mod router;
 pub(crate) mod routes;
 pub(crate) mod shutdown;
 pub mod trace;
+pub(crate) mod web;
 
 pub use crate::transport::error::ServeError;
 pub use builder::{
@@ -21,3 +22,4 @@ pub use builder::{
 pub use limits::{MethodLimits, MethodLimitsService};
 pub use router::Router;
 pub use shutdown::{IntoShutdown, Shutdown, ShutdownSignal};
+pub use web::{DEFAULT_CORS_MAX_AGE, GrpcWeb};

@@ -24,6 +24,7 @@ use crate::server::connection::connection;
 use crate::server::routes::Routes;
 use crate::server::shutdown::IntoShutdown;
 use crate::server::trace::TraceLayer;
+use crate::server::web::WebService;
 use crate::transport::error::{Kind, ServeError};
 
 impl<L> Server<L> {
@@ -241,10 +242,39 @@ where
             // Only a server with a grace period pays for enforcing it.
             Some(shutdown) => {
                 let service = tower::Layer::layer(&shutdown.layer(), service);
-                accept_loop(incoming, signal, service, settings).await
+                accept_web(incoming, signal, service, settings).await
             }
-            None => accept_loop(incoming, signal, service, settings).await,
+            None => accept_web(incoming, signal, service, settings).await,
         }
+    }
+}
+
+/// [`accept_loop`], in front of gRPC-Web when it is on: only a server that
+/// serves gRPC-Web pays for telling its requests apart.
+async fn accept_web<I, IO, IE, F, S, B>(
+    incoming: I,
+    signal: F,
+    service: S,
+    settings: Arc<Settings>,
+) -> Result<(), ServeError>
+where
+    I: Stream<Item = Result<IO, IE>>,
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    IE: Into<StdError>,
+    F: Future<Output = ()>,
+    S: Service<http::Request<BoxBody>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<StdError> + Send,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<StdError>,
+{
+    match settings.web.clone() {
+        Some(web) => {
+            let service = WebService::new(service, web);
+            accept_loop(incoming, signal, service, settings).await
+        }
+        None => accept_loop(incoming, signal, service, settings).await,
     }
 }
 
