@@ -336,7 +336,9 @@ impl<L> Server<L> {
     /// off, connections and calls take the HTTP/2-only path and pay nothing for
     /// it. Unary and server-streaming calls work from any browser client;
     /// client and bidirectional streaming need HTTP/2 and a client that streams
-    /// request bodies.
+    /// request bodies. Over TLS the server still offers HTTP/2 alone (ALPN
+    /// `h2`), which every browser speaks; HTTP/1.1 is for plaintext ports
+    /// (behind a proxy that ends TLS, say).
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

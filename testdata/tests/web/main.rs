@@ -5,6 +5,7 @@
 //! each module is one subject.
 
 mod calls;
+mod connections;
 mod cors;
 mod errors;
 mod text;
