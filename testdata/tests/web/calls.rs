@@ -136,6 +136,27 @@ async fn a_client_stream_over_http2_reads_every_message() {
 }
 
 #[tokio::test]
+async fn a_bidi_call_over_http2_answers_every_message() {
+    let addr = serve(GrpcWeb::default()).await;
+    let body = [frame(&stub::request("a", 0)), frame(&stub::request("b", 0))].concat();
+    let reply = post(
+        addr,
+        Http::Two,
+        "Bidi",
+        "application/grpc-web",
+        &[],
+        body.into(),
+    )
+    .await;
+    let body = WebBody::parse(reply.body);
+    assert_eq!(
+        body.messages,
+        vec![stub::reply("echo a"), stub::reply("echo b")]
+    );
+    assert_eq!(body.trailer("grpc-status"), Some("0"));
+}
+
+#[tokio::test]
 async fn native_grpc_still_works_beside_grpc_web() {
     let addr = serve(GrpcWeb::default()).await;
     let client = stub::connect(addr).await;

@@ -1,5 +1,6 @@
 //! HTTP/1.1 connections live as the server says: an idle keep-alive connection
-//! (a browser's) does not hold up a graceful shutdown.
+//! (a browser's) does not hold up a graceful shutdown; without gRPC-Web there is
+//! no HTTP/1.1 at all.
 
 use std::time::Duration;
 
@@ -49,4 +50,21 @@ async fn an_idle_http1_connection_does_not_hold_up_shutdown() {
         .expect("the connection was closed")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn without_grpc_web_http1_is_not_served() {
+    let addr = stub_server().serve_tcp().await;
+    let io = TokioIo::new(TcpStream::connect(addr).await.unwrap());
+    let (mut send, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::post(format!("http://{addr}/corpus.echo.Echo/Unary"))
+        .header("host", addr.to_string())
+        .header("content-type", "application/grpc-web")
+        .body(Full::new(frame(&stub::request("refused", 0))))
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), send.send_request(request))
+        .await
+        .expect("the server answered or closed");
+    assert!(answer.is_err(), "{answer:?}");
 }

@@ -33,8 +33,8 @@ pub(crate) enum Http {
 
 /// A server of `corpus.echo.Echo` with gRPC-Web on as `web` says: Unary echoes
 /// the message and the `x-token` it was sent (as metadata of the reply, and
-/// back in the `x-token-seen` header), ServerStream sends `count` replies, Fail
-/// fails as asked.
+/// back in the `x-token-seen` header), ServerStream sends `count` replies,
+/// ClientStream joins the messages, Bidi answers each, Fail fails as asked.
 pub(crate) async fn serve(web: GrpcWeb) -> SocketAddr {
     stub_server()
         .server(move |server| server.accept_grpc_web(web))
@@ -78,6 +78,19 @@ pub(crate) fn stub_server() -> StubServer {
                 all.push(request.message);
             }
             Ok(Response::new(stub::reply(all.join(","))))
+        })
+        .bidi(|request| async move {
+            let mut messages = request.into_inner();
+            let (sender, replies) = rust_grpc::stream::channel(4);
+            tokio::spawn(async move {
+                while let Ok(Some(request)) = messages.message().await {
+                    let reply = stub::reply(format!("echo {}", request.message));
+                    if sender.send(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            Ok(Response::new(replies))
         })
         .fail(stub::fail)
 }
