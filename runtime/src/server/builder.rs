@@ -110,6 +110,24 @@ pub(crate) struct Settings {
     pub(crate) web: Option<Arc<web::Prepared>>,
 }
 
+impl Settings {
+    /// The settings as connections use them: with gRPC-Web on, TLS offers
+    /// HTTP/1.1 after HTTP/2 (ALPN), so clients that speak only HTTP/1.1 can
+    /// connect.
+    pub(crate) fn for_serving(self) -> Self {
+        #[cfg(feature = "tls")]
+        if self.web.is_some()
+            && let Some(tls) = &self.tls
+        {
+            let mut config = tokio_rustls::rustls::ServerConfig::clone(tls.config());
+            config.alpn_protocols.push(b"http/1.1".to_vec());
+            let tls = Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)));
+            return Self { tls, ..self };
+        }
+        self
+    }
+}
+
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server").finish_non_exhaustive()
@@ -336,9 +354,8 @@ impl<L> Server<L> {
     /// off, connections and calls take the HTTP/2-only path and pay nothing for
     /// it. Unary and server-streaming calls work from any browser client;
     /// client and bidirectional streaming need HTTP/2 and a client that streams
-    /// request bodies. Over TLS the server still offers HTTP/2 alone (ALPN
-    /// `h2`), which every browser speaks; HTTP/1.1 is for plaintext ports
-    /// (behind a proxy that ends TLS, say).
+    /// request bodies. Over TLS the server offers HTTP/2 first and HTTP/1.1
+    /// after it (ALPN `h2`, `http/1.1`); without gRPC-Web, HTTP/2 alone.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -236,7 +236,7 @@ where
         F: IntoShutdown,
     {
         let service = self.server.layer.layer(self.routes);
-        let settings = Arc::new(self.server.settings);
+        let settings = Arc::new(self.server.settings.for_serving());
         let (signal, shutdown) = signal.into_shutdown();
         match shutdown {
             // Only a server with a grace period pays for enforcing it.

@@ -1,6 +1,6 @@
 //! TLS with rustls (the runtime's default `tls` feature): server TLS, client TLS
-//! with a custom CA, mutual TLS with client certificate checks, ALPN h2, and
-//! Python grpcio over TLS. Every certificate is made here, with rcgen: a test CA,
+//! with a custom CA, mutual TLS with client certificate checks, ALPN h2 (and
+//! http/1.1 after it with gRPC-Web on), and Python grpcio over TLS. Every certificate is made here, with rcgen: a test CA,
 //! a server certificate for `localhost` and `127.0.0.1` and client certificates,
 //! plus a second, untrusted CA.
 
@@ -320,6 +320,28 @@ async fn tls_server_refuses_a_client_that_offers_only_http1() {
     let err = handshake(addr, &ca, &[b"http/1.1"]).await.unwrap_err();
 
     assert!(err.contains("NoApplicationProtocol"), "{err}");
+}
+
+#[tokio::test]
+async fn with_grpc_web_on_a_tls_server_offers_http1_after_h2() {
+    let ca = Ca::new("rust-grpc test CA");
+    let tls = server_tls(&ca.server());
+    let addr = StubServer::new()
+        .unary(unary)
+        .server(|server| {
+            server
+                .accept_grpc_web(rust_grpc::server::GrpcWeb::default())
+                .tls_config(tls)
+                .unwrap()
+        })
+        .serve_tcp()
+        .await;
+
+    let both = handshake(addr, &ca, &[b"http/1.1", b"h2"]).await.unwrap();
+    let http1 = handshake(addr, &ca, &[b"http/1.1"]).await.unwrap();
+
+    assert_eq!(both.as_deref(), Some(&b"h2"[..]));
+    assert_eq!(http1.as_deref(), Some(&b"http/1.1"[..]));
 }
 
 #[tokio::test]
