@@ -28,7 +28,7 @@ static TOTAL_CALLS: AtomicU64 = AtomicU64::new(0);
 /// The floor under any channel on hyper: the generated client over one bare
 /// hyper HTTP/2 connection, with no resolver, balancer, retries or deadline.
 #[derive(Clone)]
-struct BareHyper(hyper::client::conn::http2::SendRequest<rust_grpc::codegen::BoxBody>);
+pub(crate) struct BareHyper(hyper::client::conn::http2::SendRequest<rust_grpc::codegen::BoxBody>);
 
 impl rust_grpc::codegen::Service<http::Request<rust_grpc::codegen::BoxBody>> for BareHyper {
     type Response = http::Response<hyper::body::Incoming>;
@@ -47,7 +47,7 @@ impl rust_grpc::codegen::Service<http::Request<rust_grpc::codegen::BoxBody>> for
     }
 }
 
-async fn bare_hyper(addr: SocketAddr) -> Result<BareHyper, String> {
+pub(crate) async fn bare_hyper(addr: SocketAddr) -> Result<BareHyper, String> {
     let tcp = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|err| err.to_string())?;

@@ -12,6 +12,9 @@
 //! `unary_qps_ratio_vs_tonic=.. stream_msgs_ratio_vs_tonic=..
 //! unary_p99_ratio_vs_grpc_go=.. unary_fraction_of_ceiling=..`.
 //!
+//! `benches soak ADDR PID ...` is the soak's client (`benches/soak.sh`);
+//! `benches conns ADDR PID N` measures a server's memory per idle connection
+//! (`benches/conn-memory.sh`).
 //! `benches serve <ceiling|ours|tonic>` is the server side, started by the harness.
 //! `benches stream <bidi|server> ADDR PID [SECONDS]` drives one streaming cell at a
 //! server already running (for profiling it with perf) and prints what it measured.
@@ -23,10 +26,12 @@
 use std::process::ExitCode;
 
 mod client;
+mod conns;
 mod harness;
 mod load;
 mod procfs;
 mod servers;
+mod soak;
 mod stream;
 
 fn main() -> ExitCode {
@@ -61,6 +66,26 @@ fn main() -> ExitCode {
             Err(error) => {
                 eprintln!("benches client: {error}");
                 ExitCode::from(2)
+            }
+        },
+        Some("soak") => match soak::Plan::parse(&args[1..]).and_then(soak::run) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(report) => {
+                eprintln!("benches soak: {report}");
+                ExitCode::FAILURE
+            }
+        },
+        Some("conns") => match conns::run(&args[1..]) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("benches conns: {error}");
+                ExitCode::FAILURE
             }
         },
         _ => harness::run(&args),

@@ -46,21 +46,26 @@ pub(crate) async fn connection<IO, S, B>(
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<StdError>,
 {
+    // Boxed: inline, the TLS handshake and stream would size every
+    // connection's task, plaintext ones too (by about 2.5 KiB each).
     #[cfg(feature = "tls")]
-    if let Some(acceptor) = &settings.tls {
-        let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(err)) => {
-                tracing::debug!(error = %err, "TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!("TLS handshake timed out");
-                return;
-            }
-        };
-        let info = tls.connect_info();
-        return serve(tls, info, service, &settings, stopping).await;
+    if let Some(acceptor) = settings.tls.clone() {
+        return Box::pin(async move {
+            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(err)) => {
+                    tracing::debug!(error = %err, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    return;
+                }
+            };
+            let info = tls.connect_info();
+            serve(tls, info, service, &settings, stopping).await;
+        })
+        .await;
     }
     let info = io.connect_info();
     serve(io, info, service, &settings, stopping).await;
@@ -90,15 +95,20 @@ async fn serve<IO, I, S, B>(
     if settings.web.is_none() {
         return http2(io, info, service, settings, stopping).await;
     }
-    match tokio::time::timeout(SNIFF_TIMEOUT, web::sniff(io)).await {
-        Ok(Some((Protocol::Http2, io))) => http2(io, info, service, settings, stopping).await,
-        Ok(Some((Protocol::Http1, io))) => {
-            let state = Arc::new(ConnState::new());
-            let service = ConnService::new(service, info, &state, settings);
-            http1(io, service, state, settings, stopping).await;
+    // Boxed, as TLS is: inline, the sniffing and HTTP/1.1 states would size
+    // every connection's task, with gRPC-Web off too.
+    Box::pin(async move {
+        match tokio::time::timeout(SNIFF_TIMEOUT, web::sniff(io)).await {
+            Ok(Some((Protocol::Http2, io))) => http2(io, info, service, settings, stopping).await,
+            Ok(Some((Protocol::Http1, io))) => {
+                let state = Arc::new(ConnState::new());
+                let service = ConnService::new(service, info, &state, settings);
+                http1(io, service, state, settings, stopping).await;
+            }
+            Ok(None) | Err(_) => tracing::debug!("connection ended before its protocol showed"),
         }
-        Ok(None) | Err(_) => tracing::debug!("connection ended before its protocol showed"),
-    }
+    })
+    .await;
 }
 
 async fn http2<IO, I, S, B>(
@@ -464,5 +474,52 @@ where
             || http_body::SizeHint::with_exact(0),
             http_body::Body::size_hint,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> impl Service<
+        http::Request<BoxBody>,
+        Response = http::Response<BoxBody>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+    + Send
+    + 'static {
+        tower::service_fn(|_: http::Request<BoxBody>| async {
+            Ok::<_, Infallible>(http::Response::new(BoxBody::empty()))
+        })
+    }
+
+    /// Every idle connection holds its task: the TLS handshake's and
+    /// gRPC-Web's states must not size the task of a plaintext HTTP/2 one (TLS
+    /// alone made it 2.5 KiB bigger, a tenth of a connection's memory,
+    /// benches/conn-memory.sh).
+    #[tokio::test]
+    async fn a_plaintext_connection_task_is_no_bigger_than_its_http2_part() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, server) = tokio::join!(tokio::net::TcpStream::connect(addr), async {
+            listener.accept().await.unwrap().0
+        });
+        let _client = client.unwrap();
+        let settings = Arc::new(crate::server::Server::builder().settings);
+        let (_stop, stopping) = watch::channel(false);
+        let info = server.connect_info();
+        let plain_http2 =
+            std::mem::size_of_val(&http2(server, info, service(), &settings, stopping.clone()));
+        let (_, server) = tokio::join!(tokio::net::TcpStream::connect(addr), async {
+            listener.accept().await.unwrap().0
+        });
+        let task = std::mem::size_of_val(&connection(server, service(), settings, stopping));
+        // Above the HTTP/2 future: two async levels' arguments (the IO,
+        // service, settings and watch), about 260 bytes. TLS inline was 2.4 KiB.
+        assert!(
+            task <= plain_http2 + 512,
+            "a plaintext connection's future is {task} bytes, its HTTP/2 part {plain_http2}"
+        );
     }
 }
