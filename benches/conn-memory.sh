@@ -21,11 +21,14 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((n + 100)) ]; then
   exit 1
 fi
 cargo build --release --quiet -p benches
-bin="${CARGO_TARGET_DIR:-$PWD/target}/release/benches"
+# A copy: a rebuild while this runs must not rewrite the running binary.
+work=$(mktemp -d)
+cp "${CARGO_TARGET_DIR:-$PWD/target}/release/benches" "$work/benches"
+bin="$work/benches"
 grpc_go="$PWD/.cache/go-bin/grpc-go-benchmark/server"
-announced=$(mktemp)
+announced="$work/announced"
 server=
-cleanup() { [ -z "$server" ] || kill "$server" 2>/dev/null || true; rm -f "$announced"; }
+cleanup() { [ -z "$server" ] || kill "$server" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 for kind in "${kinds[@]}"; do
   : >"$announced"
