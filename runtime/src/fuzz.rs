@@ -13,9 +13,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::codec::{compression, decode};
+use crate::base::status::Status;
+use crate::codec::compression::{self, CompressionEncoding};
+use crate::codec::decode;
 use crate::transport::{gather, keepalive};
-use crate::{CompressionEncoding, Status};
 
 /// The decoder of one call's received bytes (`codec::decode::Decoder`).
 #[derive(Debug)]

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["transport"],
     &["server", "client"],
     &["codegen"],
-    &["services", "errors", "generated"],
+    &["services", "errors", "generated", "fuzz"],
 ];
 
 /// Lines of code (before the tests) past which a file should be split.
