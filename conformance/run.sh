@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the connectrpc conformance suite (connectconformance) against our server
-# and our client under test, gRPC protocol, as conformance/config.yaml claims.
+# and our client under test, gRPC protocol, as conformance/config-<mode>.yaml claim.
 # Installs connectconformance into .cache/go-bin when missing, builds the two
 # binaries, runs each mode with a time bound, prints each mode's counts and a
 # total, and exits 1 if any case failed.
@@ -15,7 +15,7 @@ bin="$root/.cache/go-bin/connectconformance"
 modes=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do modes+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
-[ ${#modes[@]} -gt 0 ] || modes=(server)
+[ ${#modes[@]} -gt 0 ] || modes=(server client)
 
 if ! { [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "$version"; }; then
   echo "== go install connectrpc.com/conformance/cmd/connectconformance@$version"
@@ -39,7 +39,7 @@ for mode in "${modes[@]}"; do
   log="$logs/$mode.log"
   echo "== conformance, $mode mode (log: $log)"
   set +e
-  timeout 900 "$bin" --conf conformance/config.yaml --mode "$mode" "${flags[@]}" \
+  timeout 900 "$bin" --conf "conformance/config-$mode.yaml" --mode "$mode" "${flags[@]}" \
     --known-failing "@conformance/known-failing-$mode.txt" "$@" -- "${program[@]}" >"$log" 2>&1
   rc=$?
   set -e

@@ -2,6 +2,7 @@
 //! (`connectconformance`), speaking the gRPC protocol through rust-grpc: our
 //! generated code, our server and our client channel. `run.sh` runs the suite.
 
+pub mod client;
 pub mod headers;
 pub mod server;
 pub mod wire;

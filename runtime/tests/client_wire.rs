@@ -166,17 +166,18 @@ async fn a_stream_without_trailers_is_internal() {
     assert_eq!(check(answer).await.unwrap_err().code(), Code::Internal);
 }
 
+// Cardinality violations: UNIMPLEMENTED, as gRPC's status code table says.
 #[tokio::test]
-async fn a_second_message_to_a_unary_call_is_internal() {
+async fn a_second_message_to_a_unary_call_is_unimplemented() {
     let answer = grpc_ok(vec![framed(0, SERVING), framed(0, SERVING)]);
-    assert_eq!(check(answer).await.unwrap_err().code(), Code::Internal);
+    assert_eq!(check(answer).await.unwrap_err().code(), Code::Unimplemented);
 }
 
 #[tokio::test]
-async fn no_message_with_ok_is_internal() {
+async fn no_message_with_ok_is_unimplemented() {
     assert_eq!(
         check(grpc_ok(vec![])).await.unwrap_err().code(),
-        Code::Internal
+        Code::Unimplemented
     );
 }
 

@@ -142,6 +142,12 @@ pub(crate) fn check_response<T>(response: &mut Response<T>) -> Result<(), Status
     }
     Ok(())
 }
+/// The trailers a client received with a unary or client-streaming response,
+/// for [`ResponseExt::trailers`](crate::ResponseExt::trailers); apart from
+/// [`Trailers`], so a response passed on by a handler sends none of them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReceivedTrailers(pub(crate) MetadataMap);
+
 /// Trailers a handler set with [`ResponseExt::trailers_mut`](crate::ResponseExt::trailers_mut).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Trailers(pub(crate) MetadataMap);

@@ -227,8 +227,11 @@ impl<T: Transport> Client<T> {
             .await
             .map_err(status::from_transport_error)?;
         let (head, body) = response.into_parts();
+        // A grpc-status in the headers counts only in a Trailers-Only response,
+        // whose HEADERS frame ends the stream; otherwise the trailers say.
+        let trailers_only = http_body::Body::is_end_stream(&body);
         let body = status_body(DeadlineBody::new(body, deadline, prepared.cancel));
-        if let Some(status) = status::from_headers(&head.headers) {
+        if let Some(status) = status::from_headers(&head.headers).filter(|_| trailers_only) {
             if status.code() != Code::Ok {
                 return Err(status);
             }
@@ -241,6 +244,18 @@ impl<T: Transport> Client<T> {
         }
         if head.status != http::StatusCode::OK {
             return Err(status::from_http_status(head.status));
+        }
+        if let Some(content_type) = head.headers.get(http::header::CONTENT_TYPE)
+            && !is_grpc(content_type.as_bytes())
+        {
+            // Not a gRPC response: its status comes from HTTP's (200 is UNKNOWN).
+            return Err(Status::new(
+                status::from_http_status(head.status).code(),
+                format!(
+                    "the server answered with content-type {:?}, not application/grpc",
+                    String::from_utf8_lossy(content_type.as_bytes())
+                ),
+            ));
         }
         let encoding = match head.headers.get(GRPC_ENCODING) {
             None => None,
@@ -259,10 +274,17 @@ impl<T: Transport> Client<T> {
             limit = limit.min(*max);
         }
         let decoder = Decoder::new(encoding, limit);
+        let mut messages = Streaming::response(body, decoder, ReceivedCompression::new());
+        if head.headers.contains_key(GRPC_STATUS) {
+            // A grpc-status in headers that did not end the stream: it holds
+            // only if the body then ends with no message and no trailers (an
+            // empty DATA frame after the headers, as some servers send).
+            messages = messages.with_fallback_trailers(head.headers.clone());
+        }
         Ok(Answered {
             metadata: MetadataMap::from_headers(head.headers),
             extensions: head.extensions,
-            messages: Streaming::response(body, decoder, ReceivedCompression::new()),
+            messages,
         })
     }
 
@@ -274,17 +296,42 @@ impl<T: Transport> Client<T> {
             mut extensions,
             mut messages,
         } = answered;
-        let message = messages.message().await?.ok_or_else(|| {
-            Status::internal("the server ended the call OK without a response message")
-        })?;
-        if messages.message().await?.is_some() {
-            return Err(Status::internal(
+        // A failed call's status also carries the response headers, as tonic's does.
+        let with_headers = |mut status: Status| {
+            let mut merged = metadata.clone().into_headers();
+            merged.extend(std::mem::take(status.metadata_mut()).into_headers());
+            *status.metadata_mut() = MetadataMap::from_headers(merged);
+            status
+        };
+        // Zero or two messages is a cardinality violation: UNIMPLEMENTED, as
+        // gRPC's status code table says.
+        let message = messages
+            .message()
+            .await
+            .map_err(with_headers)?
+            .ok_or_else(|| {
+                Status::unimplemented("the server ended the call OK without a response message")
+            })?;
+        if messages.message().await.map_err(with_headers)?.is_some() {
+            return Err(Status::unimplemented(
                 "the server sent more than one response message to a call that takes one",
             ));
         }
+        let trailers = messages.trailers().await.map_err(with_headers)?;
         let mut headers = metadata.into_headers();
-        if let Some(trailers) = messages.trailers().await? {
-            headers.extend(trailers.into_headers());
+        if let Some(trailers) = trailers {
+            // The metadata has the trailers too (tonic's merge: a trailer
+            // replaces a header of its name); the extension has them alone.
+            let trailers = trailers.into_headers();
+            for name in trailers.keys() {
+                headers.remove(name);
+            }
+            for (name, value) in &trailers {
+                headers.append(name.clone(), value.clone());
+            }
+            extensions.insert(metadata::ReceivedTrailers(MetadataMap::from_headers(
+                trailers,
+            )));
         }
         extensions.insert(messages.received());
         Ok(Response::from_parts(
@@ -443,7 +490,16 @@ where
 const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
 const GRPC_ACCEPT_ENCODING: http::HeaderName =
     http::HeaderName::from_static("grpc-accept-encoding");
+const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 static TRAILERS: http::HeaderValue = http::HeaderValue::from_static("trailers");
+
+/// Whether a response content-type is gRPC's: `application/grpc`, alone or
+/// followed by `+codec` or `;params`.
+fn is_grpc(content_type: &[u8]) -> bool {
+    content_type
+        .strip_prefix(b"application/grpc")
+        .is_some_and(|rest| matches!(rest.first(), None | Some(b'+' | b';')))
+}
 static GRPC: http::HeaderValue = http::HeaderValue::from_static("application/grpc");
 
 fn split_path(path: &'static str) -> (&'static str, &'static str) {

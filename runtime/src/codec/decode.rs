@@ -185,6 +185,13 @@ where
         }
     }
 
+    /// Takes `headers` (a response head with a grpc-status) as the trailers
+    /// if the body ends with no data and no trailers: a Trailers-Only answer
+    /// whose server sent an empty DATA frame to end the stream.
+    pub(crate) fn fallback_trailers(&mut self, headers: http::HeaderMap) {
+        self.trailers = Some(Box::new(headers));
+    }
+
     /// The next message, or `None` at the end of the body.
     pub(crate) fn poll_message(
         &mut self,
@@ -203,6 +210,10 @@ where
             match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(mut data) => {
+                        if data.has_remaining() {
+                            // Data came: only real trailers end this body.
+                            self.trailers = None;
+                        }
                         let bytes = data.copy_to_bytes(data.remaining());
                         self.decoder.push(bytes);
                     }

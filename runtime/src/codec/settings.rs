@@ -4,7 +4,7 @@
 
 use crate::base::call::{Request, Response};
 use crate::base::cancel::CancelHandle;
-use crate::base::metadata::{MetadataMap, Trailers};
+use crate::base::metadata::{MetadataMap, ReceivedTrailers, Trailers};
 use crate::codec::compression::{ReceivedCompression, SendCompression};
 use crate::codec::limits::CallLimits;
 
@@ -104,6 +104,11 @@ pub trait ResponseExt {
     /// its [`Status`](crate::Status).
     fn trailers_mut(&mut self) -> &mut MetadataMap;
 
+    /// On a client: the trailers of a unary or client-streaming call that
+    /// ended OK, as received (`grpc-status` too), apart from its headers; they
+    /// are also in its metadata, as tonic merges them. `None` on a server.
+    fn trailers(&self) -> Option<&MetadataMap>;
+
     /// Chooses, message by message, whether this call's response messages are
     /// compressed (a server built with `send_compressed(..)` compresses all of
     /// them for a client that accepts the encoding otherwise).
@@ -117,6 +122,12 @@ pub trait ResponseExt {
 impl<T> ResponseExt for Response<T> {
     fn trailers_mut(&mut self) -> &mut MetadataMap {
         &mut self.extensions_mut().get_or_insert_default::<Trailers>().0
+    }
+
+    fn trailers(&self) -> Option<&MetadataMap> {
+        self.extensions()
+            .get::<ReceivedTrailers>()
+            .map(|ReceivedTrailers(trailers)| trailers)
     }
 
     fn set_send_compression(&mut self, choice: SendCompression) {

@@ -83,6 +83,13 @@ impl<T> Streaming<T> {
         Self::new(body, decoder, received, Side::Client, State::Open)
     }
 
+    /// Takes `headers` as the trailers if the body ends with no message and
+    /// no trailers of its own (see [`BodyDecoder::fallback_trailers`]).
+    pub(crate) fn with_fallback_trailers(mut self, headers: http::HeaderMap) -> Self {
+        self.decoder.fallback_trailers(headers);
+        self
+    }
+
     /// A client's response stream that ended OK in its headers (a trailers-only
     /// response): no messages.
     pub(crate) fn ended(body: StatusBody, trailers: MetadataMap) -> Self {

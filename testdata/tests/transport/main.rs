@@ -3,6 +3,7 @@
 //! channel and tonic's channel. One test binary; each module is one transport.
 
 mod in_process;
+mod raw_responses;
 mod refused_stream;
 mod tls;
 mod tonic_channel;

@@ -33,6 +33,7 @@ pub(super) async fn run<F, Fut, B>(
 where
     F: FnMut(http::Request<BoxBody>) -> Fut,
     Fut: Future<Output = Result<http::Response<B>, AttemptError>>,
+    B: http_body::Body,
 {
     let mut in_flight: Vec<Started<Pin<Box<Fut>>>> = Vec::new();
     // Attempts sent, each counted.
@@ -154,7 +155,7 @@ mod tests {
         .unwrap()
     }
 
-    type Answer = Result<http::Response<()>, AttemptError>;
+    type Answer = Result<http::Response<Ended>, AttemptError>;
 
     /// Hedges a call whose attempt number `n` answers `answer(n)` after
     /// `delay(n)`; drop guards raise `guards[n]` for the first three.
@@ -165,7 +166,7 @@ mod tests {
         guards: &[Arc<AtomicBool>; 3],
         delay: impl Fn(usize) -> Duration,
         answer: impl Fn(usize) -> Answer,
-    ) -> Result<http::Response<()>, Status> {
+    ) -> Result<http::Response<Ended>, Status> {
         let deadline = Instant::now() + Duration::from_secs(60);
         call(
             Policy::Hedging(policy),

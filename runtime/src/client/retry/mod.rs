@@ -88,6 +88,7 @@ pub(crate) async fn call<F, Fut, B>(
 where
     F: FnMut(http::Request<BoxBody>) -> Fut,
     Fut: Future<Output = Result<http::Response<B>, AttemptError>> + Send,
+    B: http_body::Body,
 {
     let (mut head, body) = request.into_parts();
     // The connection below reads none of them: no attempt carries a copy.
@@ -213,14 +214,16 @@ enum Outcome<B> {
     Failed { status: Status, unprocessed: bool },
 }
 
-fn outcome<B>(result: Result<http::Response<B>, AttemptError>) -> Outcome<B> {
+fn outcome<B: http_body::Body>(result: Result<http::Response<B>, AttemptError>) -> Outcome<B> {
     match result {
         Ok(response) => match status::from_headers(response.headers()) {
-            // Trailers-Only: the status is in the headers.
-            Some(status) if status.code() != Code::Ok => Outcome::Failed {
-                status,
-                unprocessed: false,
-            },
+            // Trailers-Only: the status is in the headers, which end the stream.
+            Some(status) if status.code() != Code::Ok && response.body().is_end_stream() => {
+                Outcome::Failed {
+                    status,
+                    unprocessed: false,
+                }
+            }
             _ => Outcome::Committed(response),
         },
         Err(AttemptError::Unprocessed(status)) => Outcome::Failed {

@@ -21,6 +21,7 @@ pub(super) async fn transparent<F, Fut, B>(
 where
     F: FnMut(http::Request<BoxBody>) -> Fut,
     Fut: Future<Output = Result<http::Response<B>, AttemptError>>,
+    B: http_body::Body,
 {
     let mut transparent = super::TRANSPARENT_RETRIES;
     loop {
@@ -46,6 +47,7 @@ pub(super) async fn run<F, Fut, B>(
 where
     F: FnMut(http::Request<BoxBody>) -> Fut,
     Fut: Future<Output = Result<http::Response<B>, AttemptError>>,
+    B: http_body::Body,
 {
     // Attempts made that count against maxAttempts.
     let mut counted = 0;
@@ -138,8 +140,8 @@ mod tests {
         throttle: Option<&RetryThrottle>,
         deadline: Option<Instant>,
         log: &Log,
-        answer: impl Fn(usize) -> Result<http::Response<()>, AttemptError>,
-    ) -> Result<http::Response<()>, crate::base::status::Status> {
+        answer: impl Fn(usize) -> Result<http::Response<Ended>, AttemptError>,
+    ) -> Result<http::Response<Ended>, crate::base::status::Status> {
         call(
             policy,
             throttle,
@@ -393,7 +395,7 @@ mod tests {
             request(unary(b"x")),
             |request| {
                 log.record(&request);
-                std::future::pending::<Result<http::Response<()>, AttemptError>>()
+                std::future::pending::<Result<http::Response<Ended>, AttemptError>>()
             },
         )
         .await
@@ -486,7 +488,7 @@ mod tests {
             |request| {
                 log.record(&request);
                 async {
-                    Err::<http::Response<()>, _>(AttemptError::Unprocessed(
+                    Err::<http::Response<Ended>, _>(AttemptError::Unprocessed(
                         crate::base::status::Status::unavailable("refused"),
                     ))
                 }

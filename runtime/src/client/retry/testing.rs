@@ -16,9 +16,30 @@ use crate::base::body::BoxBody;
 use crate::base::status::{Code, Status};
 use crate::client::service_config::RetryPolicy;
 
+/// The body of the responses below: ended with the head, as a Trailers-Only
+/// response's is.
+#[derive(Debug)]
+pub(super) struct Ended;
+
+impl http_body::Body for Ended {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        true
+    }
+}
+
 /// A Trailers-Only response: the status in the headers, no body.
-pub(super) fn trailers_only(code: Code) -> http::Response<()> {
-    let mut response = http::Response::new(());
+pub(super) fn trailers_only(code: Code) -> http::Response<Ended> {
+    let mut response = http::Response::new(Ended);
     let headers = response.headers_mut();
     headers.insert("content-type", "application/grpc".parse().unwrap());
     headers.insert("grpc-status", (code as i32).into());
@@ -27,7 +48,7 @@ pub(super) fn trailers_only(code: Code) -> http::Response<()> {
 }
 
 /// A Trailers-Only failure that carries `grpc-retry-pushback-ms`.
-pub(super) fn pushback(code: Code, millis: &'static str) -> http::Response<()> {
+pub(super) fn pushback(code: Code, millis: &'static str) -> http::Response<Ended> {
     let mut response = trailers_only(code);
     let value = http::HeaderValue::from_static(millis);
     response
@@ -37,15 +58,15 @@ pub(super) fn pushback(code: Code, millis: &'static str) -> http::Response<()> {
 }
 
 /// A response with headers, which commits the call; `tag` tells attempts apart.
-pub(super) fn answered(tag: usize) -> http::Response<()> {
-    let mut response = http::Response::new(());
+pub(super) fn answered(tag: usize) -> http::Response<Ended> {
+    let mut response = http::Response::new(Ended);
     let headers = response.headers_mut();
     headers.insert("content-type", "application/grpc".parse().unwrap());
     headers.insert("x-attempt", tag.into());
     response
 }
 
-pub(super) fn tag(response: &http::Response<()>) -> usize {
+pub(super) fn tag(response: &http::Response<Ended>) -> usize {
     response.headers()["x-attempt"]
         .to_str()
         .unwrap()
