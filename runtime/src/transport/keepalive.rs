@@ -86,6 +86,8 @@ pub(crate) struct PingWatch<IO> {
     /// A read held back until hyper finishes the frame it is writing.
     parked_reader: Option<Waker>,
     closed_for_pings: Arc<AtomicBool>,
+    /// hyper shut the write half: a GOAWAY can no longer be sent.
+    write_shut: bool,
 }
 
 impl<IO> PingWatch<IO> {
@@ -102,6 +104,7 @@ impl<IO> PingWatch<IO> {
             close: Close::Open,
             parked_reader: None,
             closed_for_pings: Arc::new(AtomicBool::new(false)),
+            write_shut: false,
         }
     }
 
@@ -142,7 +145,12 @@ impl<IO> PingWatch<IO> {
             "client pinged too often; sending GOAWAY ENHANCE_YOUR_CALM (too_many_pings) and closing the connection"
         );
         self.closed_for_pings.store(true, Ordering::Relaxed);
-        self.close = Close::GoAway { written: 0 };
+        // After hyper shut the write half, a write would fail: only end the reads.
+        self.close = if self.write_shut {
+            Close::Closed
+        } else {
+            Close::GoAway { written: 0 }
+        };
     }
 
     /// Whether the GOAWAY may go out now: not in the middle of hyper's frame.
@@ -308,7 +316,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for PingWatch<IO> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.close == Close::Open {
-            return Pin::new(&mut this.io).poll_shutdown(cx);
+            let result = ready!(Pin::new(&mut this.io).poll_shutdown(cx));
+            this.write_shut = true;
+            return Poll::Ready(result);
         }
         if this.can_close() {
             return this.poll_close(cx);
@@ -960,5 +970,35 @@ mod tests {
         assert_eq!(watch.io.written, expected);
         assert!(watch.io.shut, "the write half is shut");
         assert_eq!(read_some(&mut watch), Poll::Ready(Vec::new()), "EOF");
+    }
+
+    /// Found by fuzz/ (target keepalive): the watch wrote its GOAWAY to a
+    /// write half hyper had already shut.
+    #[tokio::test(start_paused = true)]
+    async fn too_many_pings_after_hyper_shut_the_write_half_end_the_reads_without_writing() {
+        let mut client = PREFACE.to_vec();
+        for n in 1..=4 {
+            client.extend(ping(n));
+        }
+        let inner = Trickle {
+            to_read: client.clone(),
+            ..Trickle::default()
+        };
+        let policy = Policy {
+            min_time: Duration::from_secs(1),
+            permit_without_stream: true,
+        };
+        let mut watch = PingWatch::new(inner, policy, Arc::new(AtomicUsize::new(0)));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            Pin::new(&mut watch).poll_shutdown(&mut cx),
+            Poll::Ready(Ok(()))
+        ));
+        // Trickle panics on a write after its shutdown.
+        while !watch.handle().closed_for_too_many_pings() {
+            assert!(read_some(&mut watch).is_ready(), "the pings ran out");
+        }
+        assert_eq!(read_some(&mut watch), Poll::Ready(Vec::new()), "EOF");
+        assert!(watch.io.written.is_empty(), "nothing was written");
     }
 }
