@@ -16,9 +16,13 @@ enum Kind {
     Enum,
 }
 
-/// Every type a method or field names exists and has the right kind, and every
-/// map entry has its `key` and `value` fields.
+/// Every name is a protobuf identifier, every type a method or field names
+/// exists and has the right kind, and every map entry has its `key` and `value`
+/// fields.
 pub(crate) fn descriptors(files: &[FileDescriptorProto]) -> Result<(), Error> {
+    for file in files {
+        identifiers(file)?;
+    }
     let mut types = BTreeMap::new();
     for file in files {
         let scope = match file.package() {
@@ -164,6 +168,74 @@ pub(crate) fn references(
         }
     }
     Err(Error::new(ErrorKind::MissingPackage, out).with_file(first))
+}
+
+/// Whether `name` is a protobuf identifier: ASCII letters, digits and `_`, not
+/// starting with a digit. protoc and protox accept no other; the generated Rust
+/// names come from these, so anything else would not parse.
+fn is_identifier(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Every name in `file` that becomes a Rust name is an identifier (a package is
+/// identifiers joined by dots).
+fn identifiers(file: &FileDescriptorProto) -> Result<(), Error> {
+    let check = |what: &str, name: &str| {
+        let ok = if what == "package" {
+            name.split('.').all(is_identifier)
+        } else {
+            is_identifier(name)
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(invalid(
+            file.name(),
+            format!(
+                "{}: {what} name {name:?} is not a protobuf identifier (ASCII letters, digits and `_`, not starting with a digit)",
+                file.name()
+            ),
+        ))
+    };
+    fn enumeration(
+        check: &impl Fn(&str, &str) -> Result<(), Error>,
+        e: &prost_types::EnumDescriptorProto,
+    ) -> Result<(), Error> {
+        check("enum", e.name())?;
+        e.value
+            .iter()
+            .try_for_each(|v| check("enum value", v.name()))
+    }
+    fn message(
+        check: &impl Fn(&str, &str) -> Result<(), Error>,
+        m: &DescriptorProto,
+    ) -> Result<(), Error> {
+        check("message", m.name())?;
+        m.field.iter().try_for_each(|f| check("field", f.name()))?;
+        m.oneof_decl
+            .iter()
+            .try_for_each(|o| check("oneof", o.name()))?;
+        m.enum_type.iter().try_for_each(|e| enumeration(check, e))?;
+        m.nested_type.iter().try_for_each(|n| message(check, n))
+    }
+    if !file.package().is_empty() {
+        check("package", file.package())?;
+    }
+    file.message_type
+        .iter()
+        .try_for_each(|m| message(&check, m))?;
+    file.enum_type
+        .iter()
+        .try_for_each(|e| enumeration(&check, e))?;
+    for service in &file.service {
+        check("service", service.name())?;
+        service
+            .method
+            .iter()
+            .try_for_each(|m| check("method", m.name()))?;
+    }
+    Ok(())
 }
 
 fn invalid(file: &str, message: String) -> Error {
@@ -348,6 +420,49 @@ mod tests {
             error(bad),
             "a.proto: field a.M.other: type `.a.Other` is not defined in a.proto or the files given with it"
         );
+    }
+
+    /// Found by fuzz/ (target codegen): a package `~` from a hand-made plugin
+    /// request became `pub mod  {` in mod.rs.
+    #[test]
+    fn names_that_are_not_identifiers_table() {
+        let table: [(&str, fn(&mut FileDescriptorProto)); 8] = [
+            ("package name \"~\"", |f| f.package = Some("~".into())),
+            ("package name \"a..b\"", |f| f.package = Some("a..b".into())),
+            ("message name \"\"", |f| f.message_type[0].name = None),
+            ("message name \"1M\"", |f| {
+                f.message_type[0].name = Some("1M".into())
+            }),
+            ("enum name \"E-\"", |f| {
+                f.message_type[0].enum_type[0].name = Some("E-".into());
+            }),
+            ("service name \"S S\"", |f| {
+                f.service[0].name = Some("S S".into())
+            }),
+            ("method name \"Gét\"", |f| {
+                f.service[0].method[0].name = Some("Gét".into());
+            }),
+            ("field name \"a.b\"", |f| {
+                f.message_type[0].field.push(FieldDescriptorProto {
+                    name: Some("a.b".into()),
+                    r#type: Some(Type::Bool as i32),
+                    ..Default::default()
+                });
+            }),
+        ];
+        for (what, change) in table {
+            let mut bad = file(Some(".a.M"), Some(".a.M"));
+            change(&mut bad);
+            assert_eq!(
+                error(bad),
+                format!(
+                    "a.proto: {what} is not a protobuf identifier (ASCII letters, digits and `_`, not starting with a digit)"
+                )
+            );
+        }
+        let mut good = file(Some(".a.M"), Some(".a.M"));
+        good.package = Some("a._b.c9".into());
+        assert!(identifiers(&good).is_ok());
     }
 
     #[test]
