@@ -17,6 +17,7 @@ mod model;
 mod naming;
 mod options;
 pub mod plugin;
+mod prost_names;
 pub mod protoc;
 mod server;
 pub mod source;
@@ -101,6 +102,7 @@ pub fn generate(
     }
 
     validate::descriptors(files)?;
+    prost_names::check(&selected.iter().collect::<Vec<_>>())?;
     validate::references(files, &wanted, options)?;
     let all = files
         .iter()
@@ -140,6 +142,18 @@ pub fn generate(
     }
 
     if let Some(include_file) = &options.include_file {
+        // A package `mod` would be written to mod.rs and include itself.
+        if let Some(package) = packages
+            .keys()
+            .find(|package| package_file_name(package) == *include_file)
+        {
+            return Err(Error::new(
+                ErrorKind::Descriptor,
+                format!(
+                    "package `{package}` is written to {include_file}, which is also the include file; set include_file to another name"
+                ),
+            ));
+        }
         outputs.push(GeneratedFile {
             name: include_file.clone(),
             content: module_tree(
@@ -488,6 +502,28 @@ mod tests {
             quiet_catch_unwind(|| -> () { std::panic::panic_any(3) }),
             Err("no message".to_owned())
         );
+    }
+
+    /// Found by fuzz/names: `package mod;` was written to mod.rs, the include
+    /// file, which then included itself until the compiler gave up.
+    #[test]
+    fn a_package_named_like_the_include_file_is_an_error() {
+        let file = FileDescriptorProto {
+            name: Some("a.proto".to_owned()),
+            package: Some("mod".to_owned()),
+            ..Default::default()
+        };
+        let error = generate(
+            std::slice::from_ref(&file),
+            &["a.proto".to_owned()],
+            &Options::default(),
+        );
+        assert_eq!(
+            error.unwrap_err().to_string(),
+            "package `mod` is written to mod.rs, which is also the include file; set include_file to another name"
+        );
+        let options = Options::parse("include_file=all.rs").unwrap();
+        assert!(generate(&[file], &["a.proto".to_owned()], &options).is_ok());
     }
 
     #[test]

@@ -426,7 +426,8 @@ mod tests {
     /// request became `pub mod  {` in mod.rs.
     #[test]
     fn names_that_are_not_identifiers_table() {
-        let table: [(&str, fn(&mut FileDescriptorProto)); 8] = [
+        type Change = fn(&mut FileDescriptorProto);
+        let table: [(&str, Change); 8] = [
             ("package name \"~\"", |f| f.package = Some("~".into())),
             ("package name \"a..b\"", |f| f.package = Some("a..b".into())),
             ("message name \"\"", |f| f.message_type[0].name = None),
