@@ -64,6 +64,15 @@ pub(crate) fn check(files: &[&FileDescriptorProto]) -> Result<(), Error> {
         for message in &file.message_type {
             check_message(name, message)?;
         }
+        for service in &file.service {
+            let place = format!("service `{}`", service.name());
+            let trait_name = service.name().to_upper_camel_case();
+            Scope::default().add(name, &place, service.name(), trait_name)?;
+            Scope::default().add(name, &place, service.name(), service.name().to_snake_case())?;
+            for method in &service.method {
+                Scope::default().add(name, &place, method.name(), method.name().to_snake_case())?;
+            }
+        }
     }
     // A message with nested types gets a module named after it, which a child
     // package's module must not also take.
@@ -96,6 +105,20 @@ pub(crate) fn check(files: &[&FileDescriptorProto]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether `field` is a map whose values are an enum.
+fn is_enum_map(message: &DescriptorProto, field: &prost_types::FieldDescriptorProto) -> bool {
+    let Some((_, entry)) = field.type_name().rsplit_once('.') else {
+        return false;
+    };
+    message.nested_type.iter().any(|nested| {
+        nested.name() == entry
+            && nested.options.as_ref().is_some_and(|o| o.map_entry())
+            && nested.field.get(1).is_some_and(|value| {
+                value.r#type() == prost_types::field_descriptor_proto::Type::Enum
+            })
+    })
+}
+
 /// Whether prost-build writes a module for `message`'s nested types and oneofs.
 fn has_module(message: &DescriptorProto) -> bool {
     !message.nested_type.is_empty()
@@ -122,8 +145,18 @@ fn check_message(file: &str, message: &DescriptorProto) -> Result<(), Error> {
     // Fields and oneofs are the struct's fields.
     let mut fields = Scope::default();
     for field in &message.field {
-        // A proto3 optional field's synthetic oneof is not a Rust field.
-        fields.add(file, &place, field.name(), field.name().to_snake_case())?;
+        let rust = field.name().to_snake_case();
+        if is_enum_map(message, field) && crate::naming::KEYWORDS.contains(&rust.as_str()) {
+            return Err(Error::new(
+                ErrorKind::Descriptor,
+                format!(
+                    "{file}: {place}: prost cannot generate the map field `{}` of enum values: its accessor would be `get_r#{rust}`; rename the field",
+                    field.name()
+                ),
+            )
+            .with_file(file));
+        }
+        fields.add(file, &place, field.name(), rust)?;
     }
     let synthetic = |index: usize| {
         message
@@ -244,6 +277,74 @@ mod tests {
         ];
         for (package, messages, expected) in table {
             assert_eq!(error(package, messages).as_deref(), Some(expected));
+        }
+    }
+
+    /// Found by fuzz/names: a service or method named `_` or `__` got an
+    /// empty Rust name; a map of enum values named `enum` made prost-derive
+    /// panic.
+    #[test]
+    fn services_methods_and_enum_maps_table() {
+        use prost_types::field_descriptor_proto::{Label, Type};
+        use prost_types::{MessageOptions, MethodDescriptorProto, ServiceDescriptorProto};
+        let service = |name: &str, method: &str| ServiceDescriptorProto {
+            name: Some(name.to_owned()),
+            method: vec![MethodDescriptorProto {
+                name: Some(method.to_owned()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut map = message("M");
+        map.nested_type = vec![DescriptorProto {
+            name: Some("EnumEntry".to_owned()),
+            field: vec![
+                field("key", None),
+                FieldDescriptorProto {
+                    name: Some("value".to_owned()),
+                    r#type: Some(Type::Enum as i32),
+                    ..Default::default()
+                },
+            ],
+            options: Some(MessageOptions {
+                map_entry: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }];
+        map.field = vec![FieldDescriptorProto {
+            name: Some("enum".to_owned()),
+            label: Some(Label::Repeated as i32),
+            r#type: Some(Type::Message as i32),
+            type_name: Some(".p.M.EnumEntry".to_owned()),
+            ..Default::default()
+        }];
+        let table = [
+            (
+                vec![service("_", "Get")],
+                vec![],
+                "a.proto: service `_`: `_` has no Rust name (prost-build drops every `_`)",
+            ),
+            (
+                vec![service("S", "__")],
+                vec![],
+                "a.proto: service `S`: `__` has no Rust name (prost-build drops every `_`)",
+            ),
+            (
+                vec![],
+                vec![map],
+                "a.proto: message `M`: prost cannot generate the map field `enum` of enum values: its accessor would be `get_r#enum`; rename the field",
+            ),
+        ];
+        for (services, messages, expected) in table {
+            let file = FileDescriptorProto {
+                name: Some("a.proto".to_owned()),
+                package: Some("p".to_owned()),
+                message_type: messages,
+                service: services,
+                ..Default::default()
+            };
+            assert_eq!(check(&[&file]).unwrap_err().to_string(), expected);
         }
     }
 
