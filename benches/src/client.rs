@@ -249,11 +249,16 @@ pub(crate) fn run(
             }
             let measured = match client {
                 "ours" => runtime.block_on(async {
-                    let channel = rust_grpc::Endpoint::new(url.clone())
-                        .map_err(|err| err.to_string())?
-                        .connect()
-                        .await
-                        .map_err(|err| err.to_string())?;
+                    let endpoint =
+                        rust_grpc::Endpoint::new(url.clone()).map_err(|err| err.to_string())?;
+                    #[cfg(feature = "otel")]
+                    let provider = crate::telemetry::provider();
+                    #[cfg(feature = "otel")]
+                    let endpoint = match &provider {
+                        Some(provider) => endpoint.metrics(provider),
+                        None => endpoint,
+                    };
+                    let channel = endpoint.connect().await.map_err(|err| err.to_string())?;
                     let client = BenchmarkServiceClient::new(channel);
                     measure_client(client, concurrency, warm_up, window).await
                 })?,

@@ -33,6 +33,8 @@ mod procfs;
 mod servers;
 mod soak;
 mod stream;
+#[cfg(feature = "otel")]
+mod telemetry;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

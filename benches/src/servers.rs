@@ -68,7 +68,15 @@ pub(crate) fn serve(kind: &str) -> Result<(), Box<dyn Error>> {
             "ours" => {
                 let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
                 announce(addr)?;
-                rust_grpc::Server::builder()
+                let builder = rust_grpc::Server::builder();
+                #[cfg(feature = "otel")]
+                let provider = crate::telemetry::provider();
+                #[cfg(feature = "otel")]
+                let builder = match &provider {
+                    Some(provider) => builder.metrics(provider),
+                    None => builder,
+                };
+                builder
                     .add_service(ours::helloworld::greeter_server::GreeterServer::new(
                         OursGreeter,
                     ))

@@ -236,6 +236,8 @@ pub mod errors;
 mod generated;
 pub mod server;
 mod services;
+#[cfg(feature = "opentelemetry")]
+pub mod telemetry;
 mod transport;
 
 // For the fuzz targets in fuzz/ only: not API.

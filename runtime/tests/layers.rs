@@ -12,6 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["base"],
     &["codec"],
     &["transport"],
+    &["telemetry"],
     &["server", "client"],
     &["codegen"],
     &["services", "errors", "generated", "fuzz"],

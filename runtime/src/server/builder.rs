@@ -108,6 +108,8 @@ pub(crate) struct Settings {
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
     pub(crate) web: Option<Arc<web::Prepared>>,
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) metrics: Option<Arc<crate::telemetry::ServerMetrics>>,
 }
 
 impl Settings {
@@ -157,6 +159,8 @@ impl Server {
                 #[cfg(feature = "tls")]
                 tls: None,
                 web: None,
+                #[cfg(feature = "opentelemetry")]
+                metrics: None,
             },
             layer: Stack::new(TraceLayer, Identity::new()),
         }
@@ -342,6 +346,29 @@ impl<L> Server<L> {
     ) -> Result<Self, ServeError> {
         self.settings.tls = Some(tls.acceptor()?);
         Ok(self)
+    }
+
+    /// Records the server metrics of gRFC A66 (`grpc.server.call.*`) with
+    /// a meter from `provider`; see [`crate::telemetry`] for the instruments.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (_, health) = rust_grpc::health::health_service();
+    /// # let provider = rust_grpc::telemetry::opentelemetry::metrics::noop::NoopMeterProvider::new();
+    /// // provider: an opentelemetry_sdk SdkMeterProvider, say, with a Prometheus reader.
+    /// rust_grpc::Server::builder()
+    ///     .metrics(&provider)
+    ///     .add_service(health)
+    ///     .serve("127.0.0.1:50051".parse()?)
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    #[must_use]
+    pub fn metrics(mut self, provider: &impl opentelemetry::metrics::MeterProvider) -> Self {
+        self.settings.metrics = Some(Arc::new(crate::telemetry::ServerMetrics::new(provider)));
+        self
     }
 
     /// Serves gRPC-Web too, on the same port: browser clients (grpc-web,

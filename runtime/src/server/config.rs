@@ -61,6 +61,13 @@ impl ServerConfig {
 
     /// Starts one call, or answers it at once when its head is refused.
     fn start<B>(&self, request: &mut http::Request<B>) -> Result<Call, ResponseFuture> {
+        #[cfg(feature = "opentelemetry")]
+        if let Some(measured) = request
+            .extensions()
+            .get::<crate::telemetry::server::Measured>()
+        {
+            measured.start(request.uri().path());
+        }
         Call::start(request, self.accept, self.send, self.limits()).map_err(
             |status| -> ResponseFuture { Box::pin(std::future::ready(Ok(status.into_http()))) },
         )

@@ -235,7 +235,10 @@ where
         IE: Into<StdError>,
         F: IntoShutdown,
     {
-        let service = self.server.layer.layer(self.routes);
+        let routes = self.routes;
+        #[cfg(feature = "opentelemetry")]
+        let routes = routes.with_metrics(self.server.settings.metrics.clone());
+        let service = self.server.layer.layer(routes);
         let settings = Arc::new(self.server.settings.for_serving());
         let (signal, shutdown) = signal.into_shutdown();
         match shutdown {

@@ -15,6 +15,9 @@ use crate::base::body::BoxBody;
 #[derive(Clone, Default)]
 pub struct Routes {
     routes: Arc<Vec<(&'static str, Arc<dyn Route>)>>,
+    /// Set as the server starts, if it records metrics.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) metrics: Option<Arc<crate::telemetry::ServerMetrics>>,
 }
 
 impl std::fmt::Debug for Routes {
@@ -38,6 +41,15 @@ impl Routes {
         routes.push((name, Arc::new(ServiceRoute(service))));
     }
 
+    /// These routes, recording each call in `metrics` if set.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn with_metrics(
+        self,
+        metrics: Option<Arc<crate::telemetry::ServerMetrics>>,
+    ) -> Self {
+        Self { metrics, ..self }
+    }
+
     pub(crate) fn names(&self) -> Vec<&'static str> {
         self.routes.iter().map(|(name, _)| *name).collect()
     }
@@ -59,7 +71,19 @@ impl Service<http::Request<BoxBody>> for Routes {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: http::Request<BoxBody>) -> RouteFuture {
+    fn call(&mut self, request: http::Request<BoxBody>) -> RouteFuture {
+        #[cfg(feature = "opentelemetry")]
+        if let Some(metrics) = &self.metrics {
+            return crate::telemetry::server::serve(metrics, request, |request| {
+                self.route(request)
+            });
+        }
+        self.route(request)
+    }
+}
+
+impl Routes {
+    fn route(&self, mut request: http::Request<BoxBody>) -> RouteFuture {
         if let Some(refused) = not_grpc(&request) {
             return Box::pin(after_body(request.into_body(), refused));
         }

@@ -77,6 +77,8 @@ where
         if let Some(peer) = peer {
             span.record("peer", tracing::field::display(peer));
         }
+        #[cfg(feature = "opentelemetry")]
+        crate::telemetry::trace_context::adopt(&span, request.headers());
         let started = Instant::now();
         let inner = {
             let _entered = span.enter();

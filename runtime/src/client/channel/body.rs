@@ -8,16 +8,23 @@ use bytes::Bytes;
 
 use crate::client::channel::worker::Active;
 
+/// The response body of one attempt: hyper's, measured with the
+/// `opentelemetry` feature.
+#[cfg(feature = "opentelemetry")]
+pub(crate) type AttemptBody = crate::telemetry::client::AttemptBody<hyper::body::Incoming>;
+#[cfg(not(feature = "opentelemetry"))]
+pub(crate) type AttemptBody = hyper::body::Incoming;
+
 /// A response body from a [`Channel`](crate::Channel).
 #[derive(Default)]
 pub struct Body {
     /// `None` for the empty body of a call refused before it was sent.
-    inner: Option<hyper::body::Incoming>,
+    inner: Option<AttemptBody>,
     active: Option<Active>,
 }
 
 impl Body {
-    pub(crate) fn new(inner: hyper::body::Incoming, active: Active) -> Self {
+    pub(crate) fn new(inner: AttemptBody, active: Active) -> Self {
         Self {
             inner: Some(inner),
             active: Some(active),

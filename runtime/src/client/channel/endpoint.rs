@@ -51,6 +51,8 @@ pub struct Endpoint {
     policy: &'static str,
     default_config: Option<ServiceConfig>,
     credentials: Option<Arc<dyn CallCredentials>>,
+    #[cfg(feature = "opentelemetry")]
+    metrics: Option<Arc<crate::telemetry::ClientMetrics>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -82,6 +84,8 @@ impl Endpoint {
             policy: "pick_first",
             default_config: None,
             credentials: None,
+            #[cfg(feature = "opentelemetry")]
+            metrics: None,
         }
     }
 
@@ -352,6 +356,18 @@ impl Endpoint {
         }
     }
 
+    /// Records the client metrics of gRFC A66 (`grpc.client.attempt.*`,
+    /// `grpc.client.call.duration`) for every call on the channel, with a
+    /// meter from `provider`; see [`crate::telemetry`] for the instruments.
+    #[cfg(feature = "opentelemetry")]
+    #[must_use]
+    pub fn metrics(self, provider: &impl opentelemetry::metrics::MeterProvider) -> Self {
+        Self {
+            metrics: Some(Arc::new(crate::telemetry::ClientMetrics::new(provider))),
+            ..self
+        }
+    }
+
     /// Adds `credentials`' metadata to every call (fetched per call, so a
     /// token can be refreshed); refused over plaintext unless the credentials
     /// allow it.
@@ -509,6 +525,13 @@ impl Endpoint {
                 timeout: self.timeout,
                 tls,
                 credentials: self.credentials.clone(),
+                #[cfg(feature = "opentelemetry")]
+                metrics: self.metrics.as_ref().map(|instruments| {
+                    Arc::new(crate::telemetry::client::ChannelMetrics::new(
+                        Arc::clone(instruments),
+                        &self.target.to_string(),
+                    ))
+                }),
                 pickers,
                 state,
                 config,

@@ -12,6 +12,7 @@ mod body;
 mod endpoint;
 mod worker;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
@@ -31,7 +32,14 @@ use crate::client::state::ConnectivityState;
 use crate::codec::limits::MaxResponseBytes;
 use crate::codec::settings::WaitForReady;
 
+pub(crate) use body::AttemptBody;
 pub use body::Body;
+
+#[cfg(feature = "opentelemetry")]
+use crate::telemetry::client::ClientCall;
+/// Nothing to measure without the `opentelemetry` feature.
+#[cfg(not(feature = "opentelemetry"))]
+type ClientCall = std::convert::Infallible;
 pub use endpoint::Endpoint;
 
 /// A channel to one target: cheap to clone (clones share the connections),
@@ -50,6 +58,8 @@ struct Shared {
     timeout: Option<Duration>,
     tls: bool,
     credentials: Option<Arc<dyn CallCredentials>>,
+    #[cfg(feature = "opentelemetry")]
+    metrics: Option<Arc<crate::telemetry::client::ChannelMetrics>>,
     pickers: watch::Receiver<Arc<dyn Picker>>,
     state: watch::Receiver<ConnectivityState>,
     config: watch::Receiver<Arc<worker::Applied>>,
@@ -119,9 +129,22 @@ impl Channel {
         }
     }
 
-    async fn call(
+    async fn call(self, request: http::Request<BoxBody>) -> Result<http::Response<Body>, Status> {
+        #[cfg(feature = "opentelemetry")]
+        let (request, telemetry) = {
+            let mut request = request;
+            let telemetry = ClientCall::start(self.shared.metrics.as_ref(), &mut request);
+            (request, telemetry)
+        };
+        #[cfg(not(feature = "opentelemetry"))]
+        let telemetry = None;
+        self.call_measured(request, telemetry).await
+    }
+
+    async fn call_measured(
         self,
         mut request: http::Request<BoxBody>,
+        telemetry: Option<ClientCall>,
     ) -> Result<http::Response<Body>, Status> {
         self.complete(&mut request);
         if let Some(credentials) = &self.shared.credentials {
@@ -154,20 +177,54 @@ impl Channel {
             None => Policy::None,
         };
         let guard = self.shared.activity.start();
-        let response = retry::call(
+        let result = retry::call(
             policy,
             applied.throttle.as_ref(),
             deadline,
             retry::DEFAULT_BUFFER_LIMIT,
             request,
-            |request| self.clone().attempt(request, wait_for_ready, deadline),
+            |request| {
+                self.clone()
+                    .measured_attempt(request, wait_for_ready, deadline, telemetry.as_ref())
+            },
         )
-        .await?;
+        .await;
+        #[cfg(feature = "opentelemetry")]
+        let result = {
+            let mut result = result;
+            crate::telemetry::client::finish(telemetry, &mut result);
+            result
+        };
+        let response = result?;
         let mut response = response.map(|body| Body::new(body, guard));
         if let Some(max) = method.and_then(MethodConfig::max_response_message_bytes) {
             response.extensions_mut().insert(MaxResponseBytes(max));
         }
         Ok(response)
+    }
+
+    /// One attempt of a call, measured if the call is.
+    fn measured_attempt(
+        self,
+        request: http::Request<BoxBody>,
+        wait_for_ready: bool,
+        deadline: Option<Instant>,
+        telemetry: Option<&ClientCall>,
+    ) -> impl Future<Output = Result<http::Response<AttemptBody>, AttemptError>> + Send {
+        #[cfg(feature = "opentelemetry")]
+        {
+            let (request, record) = ClientCall::attempt(telemetry, request);
+            crate::telemetry::client::measure(
+                record,
+                self.attempt(request, wait_for_ready, deadline),
+                AttemptError::code,
+            )
+        }
+        #[cfg(not(feature = "opentelemetry"))]
+        {
+            let _ = telemetry;
+            self.attempt(request, wait_for_ready, deadline)
+        }
     }
 
     /// One attempt of a call: waits for a subchannel as the picker says, and

@@ -58,6 +58,16 @@ pub(crate) enum AttemptError {
     Failed(Status),
 }
 
+impl AttemptError {
+    /// The code of the attempt's status.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn code(&self) -> Code {
+        match self {
+            Self::Unprocessed(status) | Self::Failed(status) => status.code(),
+        }
+    }
+}
+
 /// How a call's failed attempts are followed up.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Policy<'a> {
