@@ -229,9 +229,13 @@ impl<T: Transport> Client<T> {
         let (head, body) = response.into_parts();
         // A grpc-status in the headers counts only in a Trailers-Only response,
         // whose HEADERS frame ends the stream; otherwise the trailers say.
-        let trailers_only = http_body::Body::is_end_stream(&body);
+        let header_status = head.headers.contains_key(GRPC_STATUS);
+        let trailers_only = header_status && http_body::Body::is_end_stream(&body);
         let body = status_body(DeadlineBody::new(body, deadline, prepared.cancel));
-        if let Some(status) = status::from_headers(&head.headers).filter(|_| trailers_only) {
+        if let Some(status) = trailers_only
+            .then(|| status::from_headers(&head.headers))
+            .flatten()
+        {
             if status.code() != Code::Ok {
                 return Err(status);
             }
@@ -275,7 +279,7 @@ impl<T: Transport> Client<T> {
         }
         let decoder = Decoder::new(encoding, limit);
         let mut messages = Streaming::response(body, decoder, ReceivedCompression::new());
-        if head.headers.contains_key(GRPC_STATUS) {
+        if header_status {
             // A grpc-status in headers that did not end the stream: it holds
             // only if the body then ends with no message and no trailers (an
             // empty DATA frame after the headers, as some servers send).
