@@ -318,16 +318,21 @@ pub async fn start(
     ),
     Box<dyn std::error::Error>,
 > {
-    // PROTOCOL_GRPC_WEB belongs here once the server speaks gRPC-Web.
-    if request.protocol() != Protocol::Grpc {
-        return Err(format!("protocol {:?} is not served", request.protocol()).into());
-    }
-    if request.http_version() != HttpVersion::HttpVersion2 {
-        return Err(format!("HTTP version {:?} is not served", request.http_version()).into());
-    }
+    // gRPC is HTTP/2 only; gRPC-Web also runs over HTTP/1.1.
+    let web = match (request.protocol(), request.http_version()) {
+        (Protocol::Grpc, HttpVersion::HttpVersion2) => false,
+        (Protocol::GrpcWeb, HttpVersion::HttpVersion1 | HttpVersion::HttpVersion2) => true,
+        (protocol, version) => {
+            return Err(format!("{protocol:?} over {version:?} is not served").into());
+        }
+    };
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr: SocketAddr = listener.local_addr()?;
     let mut builder = rust_grpc::Server::builder();
+    if web {
+        // The suite's clients are not browsers: no origin to allow.
+        builder = builder.accept_grpc_web(rust_grpc::server::GrpcWeb::default());
+    }
     let mut pem_cert = Vec::new();
     if request.use_tls {
         let creds = request

@@ -8,6 +8,7 @@ use std::task::{Context, Poll, ready};
 use bytes::{BufMut, Bytes, BytesMut};
 use http_body::Frame;
 
+use crate::server::web::drain::Leftover;
 use crate::server::web::text;
 
 /// The flag of the frame that carries the trailers.
@@ -30,6 +31,9 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<B>,
         mode: Mode,
+        // An HTTP/1.1 request's unread rest, read before the body ends.
+        leftover: Option<Leftover>,
+        ended: bool,
     }
 }
 
@@ -38,7 +42,15 @@ impl<B> WebBody<B> {
         Self {
             inner: Some(inner),
             mode,
+            leftover: None,
+            ended: false,
         }
+    }
+
+    /// This body, ending only once `leftover` has been read.
+    pub(super) fn draining(mut self, leftover: Leftover) -> Self {
+        self.leftover = Some(leftover);
+        self
     }
 
     /// A body with nothing in it (a preflight's).
@@ -46,6 +58,8 @@ impl<B> WebBody<B> {
         Self {
             inner: None,
             mode: Mode::Native,
+            leftover: None,
+            ended: true,
         }
     }
 }
@@ -63,10 +77,19 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
         let mode = *this.mode;
-        let Some(inner) = this.inner.as_pin_mut() else {
-            return Poll::Ready(None);
+        let frame = match this.inner.as_pin_mut() {
+            Some(inner) if !*this.ended => ready!(inner.poll_frame(cx)),
+            _ => None,
         };
-        let frame = match ready!(inner.poll_frame(cx)) {
+        let frame = match frame {
+            None => {
+                *this.ended = true;
+                if let Some(leftover) = this.leftover {
+                    ready!(leftover.poll_drain(cx));
+                    *this.leftover = None;
+                }
+                return Poll::Ready(None);
+            }
             Some(Ok(frame)) if mode != Mode::Native => frame,
             other => return Poll::Ready(other),
         };
@@ -85,14 +108,18 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_none_or(http_body::Body::is_end_stream)
+        self.leftover.is_none()
+            && (self.ended
+                || self
+                    .inner
+                    .as_ref()
+                    .is_none_or(http_body::Body::is_end_stream))
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
         match (&self.inner, self.mode) {
-            (None, _) => http_body::SizeHint::with_exact(0),
+            (None, _) if self.leftover.is_none() => http_body::SizeHint::with_exact(0),
+            (None, _) => http_body::SizeHint::default(),
             (Some(inner), Mode::Native) => inner.size_hint(),
             // The trailers and base64 change the length.
             (Some(_), Mode::Binary | Mode::Text) => http_body::SizeHint::default(),

@@ -5,6 +5,7 @@
 mod body;
 mod config;
 mod cors;
+mod drain;
 mod service;
 mod sniff;
 mod text;

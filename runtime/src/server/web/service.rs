@@ -12,6 +12,7 @@ use tower::Service;
 use crate::base::body::{BoxBody, BoxFuture};
 use crate::server::web::body::{Mode, WebBody};
 use crate::server::web::config::Prepared;
+use crate::server::web::drain::Leftover;
 use crate::server::web::{cors, text};
 
 /// Serves gRPC-Web (and CORS preflights) in front of `inner`.
@@ -58,6 +59,11 @@ where
             });
         };
         let origin = request.headers().get(http::header::ORIGIN).cloned();
+        let leftover = (request.version() < http::Version::HTTP_2).then(|| {
+            let leftover = Leftover::default();
+            request = std::mem::take(&mut request).map(|body| leftover.track(body));
+            leftover
+        });
         let headers = request.headers_mut();
         headers.insert(CONTENT_TYPE, web.grpc);
         if web.mode == Mode::Text {
@@ -74,7 +80,13 @@ where
             if let Some(origin) = &origin {
                 cors::add_response_headers(&prepared, origin, headers);
             }
-            Ok(response.map(|body| WebBody::new(body, web.mode)))
+            Ok(response.map(|body| {
+                let body = WebBody::new(body, web.mode);
+                match leftover {
+                    Some(leftover) => body.draining(leftover),
+                    None => body,
+                }
+            }))
         })
     }
 }
