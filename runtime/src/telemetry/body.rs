@@ -28,9 +28,15 @@ pub(crate) fn head_status(headers: &http::HeaderMap) -> Option<Code> {
 /// A response body that records its call when its status arrives.
 pub(crate) struct Recorded<B, R: Record> {
     inner: B,
-    bytes: MessageBytes,
     /// `None` when nothing is measured: the body only passes frames on.
-    record: Option<R>,
+    /// Boxed, so that an unmeasured body stays as small as `B` plus a
+    /// pointer (response bodies are moved several times per call).
+    recording: Option<Box<Recording<R>>>,
+}
+
+struct Recording<R> {
+    bytes: MessageBytes,
+    record: R,
     /// The code of a body that fails or ends without a status.
     broken: Code,
 }
@@ -39,20 +45,34 @@ impl<B, R: Record> Recorded<B, R> {
     pub(crate) fn new(inner: B, record: Option<R>, broken: Code) -> Self {
         Self {
             inner,
-            bytes: MessageBytes::default(),
-            record,
-            broken,
+            recording: record.map(|record| {
+                Box::new(Recording {
+                    bytes: MessageBytes::default(),
+                    record,
+                    broken,
+                })
+            }),
         }
     }
 
-    /// The record, to add to (`None` when nothing is measured).
-    pub(crate) fn record_mut(&mut self) -> &mut Option<R> {
-        &mut self.record
+    /// The record, to add to; made with `make` if nothing was measured.
+    pub(crate) fn record_or(&mut self, make: impl FnOnce() -> R, broken: Code) -> &mut R {
+        &mut self
+            .recording
+            .get_or_insert_with(|| {
+                Box::new(Recording {
+                    bytes: MessageBytes::default(),
+                    record: make(),
+                    broken,
+                })
+            })
+            .record
     }
 
     fn end(&mut self, code: Code) {
-        if let Some(mut record) = self.record.take() {
-            record.end(code, self.bytes.total());
+        if let Some(mut recording) = self.recording.take() {
+            let total = recording.bytes.total();
+            recording.record.end(code, total);
         }
     }
 }
@@ -60,7 +80,7 @@ impl<B, R: Record> Recorded<B, R> {
 impl<B, R> http_body::Body for Recorded<B, R>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
-    R: Record + Unpin,
+    R: Record,
 {
     type Data = Bytes;
     type Error = B::Error;
@@ -71,20 +91,17 @@ where
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
         let this = &mut *self;
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        if this.record.is_some() {
+        if let Some(recording) = &mut this.recording {
+            let broken = recording.broken;
             match &frame {
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
-                        this.bytes.feed(data.chunk());
+                        recording.bytes.feed(data.chunk());
                     } else if let Some(trailers) = frame.trailers_ref() {
-                        let code = head_status(trailers).unwrap_or(this.broken);
-                        this.end(code);
+                        this.end(head_status(trailers).unwrap_or(broken));
                     }
                 }
-                Some(Err(_)) | None => {
-                    let broken = this.broken;
-                    this.end(broken);
-                }
+                Some(Err(_)) | None => this.end(broken),
             }
         }
         Poll::Ready(frame)

@@ -7,8 +7,10 @@
 //! arrives; the committed attempt's response body then ends the call as well.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use opentelemetry::KeyValue;
@@ -198,33 +200,63 @@ impl Record for ResponseRecord {
 /// A measured attempt's response body.
 pub(crate) type AttemptBody<B> = Recorded<B, ResponseRecord>;
 
-/// Runs one attempt, ending `record` with its status: at once for an error
-/// or a Trailers-Only response, else when its body's trailers arrive.
-pub(crate) async fn measure<B, E>(
-    record: Option<AttemptRecord>,
-    attempt: impl Future<Output = Result<http::Response<B>, E>>,
-    code_of: fn(&E) -> Code,
-) -> Result<http::Response<AttemptBody<B>>, E> {
-    let mut record = record;
-    let response = match attempt.await {
-        Ok(response) => response,
-        Err(err) => {
-            if let Some(record) = &mut record {
-                record.end(code_of(&err), 0);
-            }
-            return Err(err);
-        }
-    };
-    if let Some(code) = head_status(response.headers())
-        && let Some(mut record) = record.take()
-    {
-        record.end(code, 0);
+pin_project_lite::pin_project! {
+    /// One attempt, ending its record with its status: at once for an
+    /// error or a Trailers-Only response, else when its body's trailers
+    /// arrive. A plain struct, not an `async fn`, so that the attempt's
+    /// future is stored once (the call's future is moved per call).
+    pub(crate) struct Measure<F, E> {
+        #[pin]
+        attempt: F,
+        record: Option<AttemptRecord>,
+        code_of: fn(&E) -> Code,
     }
-    let record = record.map(|attempt| ResponseRecord {
-        attempt: Some(attempt),
-        call: None,
-    });
-    Ok(response.map(|body| Recorded::new(body, record, Code::Internal)))
+}
+
+/// Measures `attempt` with `record`.
+pub(crate) fn measure<F, E>(
+    record: Option<AttemptRecord>,
+    attempt: F,
+    code_of: fn(&E) -> Code,
+) -> Measure<F, E> {
+    Measure {
+        attempt,
+        record,
+        code_of,
+    }
+}
+
+impl<F, B, E> Future for Measure<F, E>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = Result<http::Response<AttemptBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = match ready!(this.attempt.poll(cx)) {
+            Ok(response) => response,
+            Err(err) => {
+                if let Some(record) = this.record {
+                    record.end((this.code_of)(&err), 0);
+                }
+                return Poll::Ready(Err(err));
+            }
+        };
+        let mut record = this.record.take();
+        if let Some(code) = head_status(response.headers())
+            && let Some(mut record) = record.take()
+        {
+            record.end(code, 0);
+        }
+        let record = record.map(|attempt| ResponseRecord {
+            attempt: Some(attempt),
+            call: None,
+        });
+        Poll::Ready(Ok(
+            response.map(|body| Recorded::new(body, record, Code::Internal))
+        ))
+    }
 }
 
 /// Ends `call` with the outcome of its attempts: at once for a status or a
@@ -243,8 +275,7 @@ pub(crate) fn finish<B>(
             }
             response
                 .body_mut()
-                .record_mut()
-                .get_or_insert_with(ResponseRecord::default)
+                .record_or(ResponseRecord::default, Code::Internal)
                 .call = Some(call);
         }
     }

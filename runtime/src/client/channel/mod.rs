@@ -129,7 +129,12 @@ impl Channel {
         }
     }
 
-    async fn call(self, request: http::Request<BoxBody>) -> Result<http::Response<Body>, Status> {
+    /// A call: starts its telemetry at once (not an `async fn`, so that
+    /// its future is the measured call's alone, not a second copy of it).
+    fn call(
+        self,
+        request: http::Request<BoxBody>,
+    ) -> impl Future<Output = Result<http::Response<Body>, Status>> + Send {
         #[cfg(feature = "opentelemetry")]
         let (request, telemetry) = {
             let mut request = request;
@@ -138,7 +143,7 @@ impl Channel {
         };
         #[cfg(not(feature = "opentelemetry"))]
         let telemetry = None;
-        self.call_measured(request, telemetry).await
+        self.call_measured(request, telemetry)
     }
 
     async fn call_measured(
