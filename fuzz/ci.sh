@@ -2,14 +2,14 @@
 # CI's fuzzing step (FUZZING.md), called by .ci/run:
 # 1. the generated-name fuzz: NAME_FUZZ_COUNT (500) random protos of hard
 #    identifiers, generated and compiled with warnings denied (stable);
-# 2. every cargo-fuzz target for FUZZ_SECONDS (15) each on nightly, after
+# 2. every cargo-fuzz target for FUZZ_SECONDS (10) each on nightly, after
 #    replaying its committed seeds and regressions. Without nightly or
 #    cargo-fuzz it says so loudly and replays the seeds and regressions on
 #    stable instead (tests/replay.rs).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(cd .. && pwd)
-seconds=${FUZZ_SECONDS:-15}
+seconds=${FUZZ_SECONDS:-10}
 names=${NAME_FUZZ_COUNT:-500}
 start=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - start ))s"; }
