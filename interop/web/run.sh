@@ -77,17 +77,28 @@ refusing=$(start_peer "$work/refusing.log")
 }
 
 url="$origin/index.html?server=http://$allowing&refusing=http://$refusing"
-echo "== chromium --headless loads $url"
-timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-  --no-first-run --user-data-dir="$work/profile" --virtual-time-budget=30000 \
-  --dump-dom "$url" >"$work/dom.html" 2>"$work/chromium.log" || true
-results=$(python3 - "$work/dom.html" <<'PY'
+# A first start of a fresh Chromium (profile, font cache) on a loaded machine
+# can use up the virtual time budget before the page's calls end, leaving the
+# page at RUNNING. That is a slow start, not a result: warm up once, and load
+# the page again (at most 3 times) only while it has not finished; any FAIL
+# line still fails the test.
+timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+  --no-first-run --user-data-dir="$work/profile" --dump-dom about:blank >/dev/null 2>&1 || true
+for attempt in 1 2 3; do
+  echo "== chromium --headless loads $url (attempt $attempt)"
+  timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --no-first-run --user-data-dir="$work/profile" --virtual-time-budget=30000 \
+    --dump-dom "$url" >"$work/dom.html" 2>"$work/chromium.log" || true
+  results=$(python3 - "$work/dom.html" <<'PY'
 import html, re, sys
 dom = open(sys.argv[1], encoding="utf-8", errors="replace").read()
 match = re.search(r'<pre id="results">(.*?)</pre>', dom, re.S)
 print(html.unescape(match.group(1)) if match else "NO RESULTS in the page")
 PY
 )
+  grep -qx RUNNING <<<"$results" || break
+  echo "the page had not finished (RUNNING)"
+done
 echo "$results"
 passed=$(grep -c '^PASS ' <<<"$results" || true)
 if grep -q '^FAIL ' <<<"$results" || ! grep -qx DONE <<<"$results" || [ "$passed" != 5 ]; then
