@@ -209,6 +209,7 @@ impl Target {
     }
 
     /// The host name of the target, for TLS server-name checks.
+    #[cfg(feature = "tls")]
     pub(crate) fn host(&self) -> &str {
         self.authority
             .host()

@@ -437,6 +437,7 @@ impl Endpoint {
     }
 
     fn build(&self, start: bool) -> Result<Channel, Error> {
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut connector = self.connector.clone();
         #[cfg(feature = "tls")]
         {
