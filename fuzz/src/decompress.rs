@@ -9,8 +9,6 @@ use rust_grpc::{Code, CompressionEncoding};
 
 /// Receive limits to try, from none at all to the default 4 MiB.
 const LIMITS: [usize; 8] = [0, 1, 7, 100, 1000, 4096, 65_535, 4 << 20];
-/// How far the reference inflates: past every limit but the largest.
-const REFERENCE_CAP: u64 = 1 << 17;
 
 pub fn run(data: &[u8]) {
     let [selector, input @ ..] = data else {
@@ -27,14 +25,16 @@ pub fn run(data: &[u8]) {
         assert!(out.len() <= limit, "{} bytes out, limit {limit}", out.len());
     }
 
-    // The reference: inflate up to a cap, independently of the limit.
+    // The reference: inflate one byte past the limit, enough to tell a stream
+    // over it (a cap below the limit took a bomb for a valid message).
+    let cap = limit as u64 + 1;
     let mut reference = Vec::new();
     let read = match encoding {
         CompressionEncoding::Gzip => flate2::read::GzDecoder::new(input)
-            .take(REFERENCE_CAP)
+            .take(cap)
             .read_to_end(&mut reference),
         _ => match zstd::stream::read::Decoder::new(input) {
-            Ok(decoder) => decoder.take(REFERENCE_CAP).read_to_end(&mut reference),
+            Ok(decoder) => decoder.take(cap).read_to_end(&mut reference),
             Err(err) => Err(err),
         },
     };
