@@ -573,8 +573,16 @@ mod tests {
         let package = generated.iter().find(|file| file.name == "a.rs").unwrap();
         assert!(package.content.contains("// source: a\\u{000A}.proto\n"));
         // protox ends a comment line at a CR.
-        assert!(package.content.contains("/// A message.\n///\n/// with a bare CR\n"));
-        assert!(package.content.contains("A service\\u{0000}with NUL and\\u{001B}"));
+        assert!(
+            package
+                .content
+                .contains("/// A message.\n///\n/// with a bare CR\n")
+        );
+        assert!(
+            package
+                .content
+                .contains("A service\\u{0000}with NUL and\\u{001B}")
+        );
     }
 
     #[test]
