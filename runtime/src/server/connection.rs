@@ -116,7 +116,7 @@ async fn http2<IO, I, S, B>(
     info: I,
     service: S,
     settings: &Settings,
-    mut stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     I: Clone + Send + Sync + 'static,
@@ -137,47 +137,16 @@ async fn http2<IO, I, S, B>(
     let io = PingWatch::new(io, policy, Arc::clone(&state.active));
     let watch = io.handle();
     let connection = settings.http2.serve_connection(TokioIo::new(io), service);
-    let mut connection = std::pin::pin!(connection);
     let mut ended = None;
-    let mut age = settings
-        .max_connection_age
-        .map(|age| Box::pin(tokio::time::sleep(age)));
-    let mut idle = settings
-        .max_connection_idle
-        .map(|idle| Box::pin(idle_for(Arc::clone(&state), idle)));
-    let mut grace: Option<Pin<Box<Sleep>>> = None;
-    let mut closing = false;
-    if *stopping.borrow_and_update() {
-        closing = true;
-        connection.as_mut().graceful_shutdown();
-    }
-    loop {
-        tokio::select! {
-            result = std::future::poll_fn(|cx| poll_and_drain(connection.as_mut(), &drain, &mut ended, cx)) => {
-                if let Err(err) = result {
-                    tracing::debug!(error = %err, "connection ended with an error");
-                }
-                break;
-            }
-            _ = stopping.changed(), if !closing => {
-                closing = true;
-                connection.as_mut().graceful_shutdown();
-            }
-            () = wait(&mut age), if !closing && age.is_some() => {
-                closing = true;
-                connection.as_mut().graceful_shutdown();
-                grace = settings
-                    .max_connection_age_grace
-                    .map(|grace| Box::pin(tokio::time::sleep(grace)));
-            }
-            () = wait(&mut idle), if !closing && idle.is_some() => {
-                closing = true;
-                connection.as_mut().graceful_shutdown();
-            }
-            // The grace period is over: drop the connection and its calls.
-            () = wait(&mut grace), if grace.is_some() => break,
-        }
-    }
+    drive(
+        std::pin::pin!(connection),
+        |connection, cx| poll_and_drain(connection, &drain, &mut ended, cx),
+        |connection| connection.graceful_shutdown(),
+        state,
+        settings,
+        stopping,
+    )
+    .await;
     if watch.closed_for_too_many_pings() {
         tracing::debug!("connection closed: the client pinged too often");
     }
@@ -194,7 +163,7 @@ async fn http1<IO, I, S, B>(
     service: ConnService<S, I>,
     state: Arc<ConnState>,
     settings: &Settings,
-    mut stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     I: Clone + Send + Sync + 'static,
@@ -208,7 +177,29 @@ async fn http1<IO, I, S, B>(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .serve_connection(TokioIo::new(io), service);
-    let mut connection = std::pin::pin!(connection);
+    drive(
+        std::pin::pin!(connection),
+        |connection, cx| connection.poll(cx).map_err(Into::into),
+        |connection| connection.graceful_shutdown(),
+        state,
+        settings,
+        stopping,
+    )
+    .await;
+}
+
+/// Runs a connection (`poll` drives it) until it ends. When the server stops,
+/// or the connection reaches its maximum age or idle time, `shutdown` asks it
+/// to finish its calls and close; past the age's grace period it is dropped
+/// with whatever calls are left.
+async fn drive<C>(
+    mut connection: Pin<&mut C>,
+    mut poll: impl FnMut(Pin<&mut C>, &mut Context<'_>) -> Poll<Result<(), StdError>>,
+    shutdown: impl Fn(Pin<&mut C>),
+    state: Arc<ConnState>,
+    settings: &Settings,
+    mut stopping: watch::Receiver<bool>,
+) {
     let mut age = settings
         .max_connection_age
         .map(|age| Box::pin(tokio::time::sleep(age)));
@@ -219,31 +210,32 @@ async fn http1<IO, I, S, B>(
     let mut closing = false;
     if *stopping.borrow_and_update() {
         closing = true;
-        connection.as_mut().graceful_shutdown();
+        shutdown(connection.as_mut());
     }
     loop {
         tokio::select! {
-            result = connection.as_mut() => {
+            result = std::future::poll_fn(|cx| poll(connection.as_mut(), cx)) => {
                 if let Err(err) = result {
-                    tracing::debug!(error = %err, "HTTP/1.1 connection ended with an error");
+                    tracing::debug!(error = %err, "connection ended with an error");
                 }
                 break;
             }
             _ = stopping.changed(), if !closing => {
                 closing = true;
-                connection.as_mut().graceful_shutdown();
+                shutdown(connection.as_mut());
             }
             () = wait(&mut age), if !closing && age.is_some() => {
                 closing = true;
-                connection.as_mut().graceful_shutdown();
+                shutdown(connection.as_mut());
                 grace = settings
                     .max_connection_age_grace
                     .map(|grace| Box::pin(tokio::time::sleep(grace)));
             }
             () = wait(&mut idle), if !closing && idle.is_some() => {
                 closing = true;
-                connection.as_mut().graceful_shutdown();
+                shutdown(connection.as_mut());
             }
+            // The grace period is over: drop the connection and its calls.
             () = wait(&mut grace), if grace.is_some() => break,
         }
     }
