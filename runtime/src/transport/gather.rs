@@ -6,8 +6,10 @@
 //! message, and on loopback each call also runs the receiver's TCP path. Behind
 //! [`Gather`], hyper's writes are copied into one buffer and its flushes return
 //! at once; [`Drain`] writes the buffer when the connection's future yields (or
-//! as soon as the buffer holds [`LIMIT`] bytes). Shutdown drains first, so
-//! nothing hyper wrote is lost.
+//! as soon as the buffer holds [`LIMIT`] bytes). A write of [`DIRECT`] bytes or
+//! more (a large DATA frame) is not copied: it goes out at once, in one `writev`
+//! behind what is gathered. Shutdown drains first, so nothing hyper wrote is
+//! lost.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -19,6 +21,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Bytes gathered before a write goes out without waiting for the task to
 /// yield: about two 16 KiB frames, as grpc-go's 32 KiB write buffer.
 pub(crate) const LIMIT: usize = 32 * 1024;
+/// A write this big goes to the socket as it is, with what is gathered ahead
+/// of it: copying a large DATA frame costs more than the system call it
+/// would share.
+const DIRECT: usize = 8 * 1024;
+/// Slices in one write-through `writev`: what is gathered, then hyper's.
+const MAX_SLICES: usize = 8;
 /// The first allocation of an empty buffer; it is freed whenever it drains,
 /// so an idle connection holds none. Small: a unary call's frames fit, and
 /// with 4 KiB every connection's server RSS was 2 KiB higher (the freed
@@ -106,11 +114,8 @@ impl<IO: AsyncWrite + Unpin> Shared<IO> {
         if self.pending() >= LIMIT {
             ready!(self.poll_drain(cx))?;
         }
-        if self.pending() == 0 && total >= LIMIT {
-            // Big enough on its own: no copy.
-            let n = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, bufs))?;
-            self.unflushed = true;
-            return Poll::Ready(Ok(n));
+        if total >= DIRECT {
+            return self.poll_write_through(cx, bufs);
         }
         if self.buf.capacity() == 0 {
             self.buf.reserve(total.clamp(FIRST, LIMIT));
@@ -127,6 +132,44 @@ impl<IO: AsyncWrite + Unpin> Shared<IO> {
             taken += part.len();
         }
         Poll::Ready(Ok(taken))
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> Shared<IO> {
+    /// Writes `bufs` without copying them, behind what is gathered and in the
+    /// same `writev`; returns how much of `bufs` went.
+    fn poll_write_through(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let pending = self.pending();
+            let n = if pending == 0 {
+                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, bufs))?
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                slices[0] = IoSlice::new(&self.buf[self.sent..]);
+                let count = bufs.len().min(MAX_SLICES - 1);
+                slices[1..=count].copy_from_slice(&bufs[..count]);
+                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..=count]))?
+            };
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.unflushed = true;
+            if n < pending {
+                self.sent += n;
+                continue;
+            }
+            if pending > 0 {
+                self.buf = Vec::new();
+                self.sent = 0;
+            }
+            if n > pending {
+                return Poll::Ready(Ok(n - pending));
+            }
+        }
     }
 }
 
@@ -225,6 +268,20 @@ mod tests {
             Poll::Ready(Ok(n))
         }
 
+        /// Takes every slice (up to `per_write` bytes) as one write, as `writev`.
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            self.poll_write(cx, &all)
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
         fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
             self.flushes += 1;
             Poll::Ready(Ok(()))
@@ -271,17 +328,53 @@ mod tests {
     #[test]
     fn a_full_buffer_is_written_before_more_is_taken() {
         let (mut io, drain) = gather(Recorder::default());
-        let frame = vec![7u8; 20 * 1024];
-        assert!(matches!(write(&mut io, &[&frame]), Poll::Ready(Ok(n)) if n == frame.len()));
-        // Only what fits up to the limit is taken.
-        assert!(
-            matches!(write(&mut io, &[&frame]), Poll::Ready(Ok(n)) if n == LIMIT - frame.len())
-        );
+        let frame = vec![7u8; DIRECT - 1];
+        let mut taken = 0;
+        while taken < LIMIT {
+            let Poll::Ready(Ok(n)) = write(&mut io, &[&frame]) else {
+                panic!("a write into a buffer with room waited or failed");
+            };
+            // Only what fits up to the limit is taken.
+            assert_eq!(n, frame.len().min(LIMIT - taken));
+            taken += n;
+        }
         assert!(recorded(&drain).is_empty());
         // The buffer is full: the next write sends it first.
         assert!(matches!(write(&mut io, &[b"x"]), Poll::Ready(Ok(1))));
         assert_eq!(recorded(&drain).len(), 1);
         assert_eq!(recorded(&drain)[0].len(), LIMIT);
+    }
+
+    #[test]
+    fn a_big_write_goes_out_uncopied_behind_what_is_gathered() {
+        let (mut io, drain) = gather(Recorder::default());
+        assert!(matches!(write(&mut io, &[b"head"]), Poll::Ready(Ok(4))));
+        let big = vec![2u8; DIRECT];
+        assert!(matches!(write(&mut io, &[b"hd", &big]), Poll::Ready(Ok(n)) if n == big.len() + 2));
+        // One write: the gathered bytes, then hyper's.
+        assert_eq!(recorded(&drain), vec![[&b"headhd"[..], &big].concat()]);
+        assert_eq!(lock(&drain.shared).buf.capacity(), 0);
+        assert!(matches!(drain.poll_drain(&mut cx()), Poll::Ready(Ok(()))));
+        assert_eq!(lock(&drain.shared).io.flushes, 1);
+    }
+
+    #[test]
+    fn a_big_write_behind_a_slow_socket_waits_and_loses_nothing() {
+        let (mut io, drain) = gather(Recorder {
+            per_write: Some(3),
+            ..Recorder::default()
+        });
+        assert!(write(&mut io, &[b"abcdefgh"]).is_ready());
+        let big = vec![3u8; DIRECT];
+        lock(&drain.shared).io.full = true;
+        assert!(write(&mut io, &[&big]).is_pending());
+        lock(&drain.shared).io.full = false;
+        // The gathered bytes go first, three at a time, then the big write's.
+        assert!(matches!(write(&mut io, &[&big]), Poll::Ready(Ok(1))));
+        assert_eq!(
+            recorded(&drain).concat(),
+            [&b"abcdefgh"[..], &big[..1]].concat()
+        );
     }
 
     #[test]
