@@ -197,7 +197,7 @@ async fn large_messages_cross_tls_intact_among_concurrent_calls() {
         .unwrap();
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..12usize {
-        let mut client = EchoClient::new(channel.clone());
+        let client = EchoClient::new(channel.clone());
         calls.spawn(async move {
             // Every other call is small; the big ones run to 250 KB.
             let len = if i % 2 == 0 { 10 + i } else { i * 23_000 };
