@@ -133,9 +133,7 @@ impl<IO: AsyncWrite + Unpin> Shared<IO> {
         }
         Poll::Ready(Ok(taken))
     }
-}
 
-impl<IO: AsyncWrite + Unpin> Shared<IO> {
     /// Writes `bufs` without copying them, behind what is gathered and in the
     /// same `writev`; returns how much of `bufs` went.
     fn poll_write_through(
