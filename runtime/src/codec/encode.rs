@@ -18,6 +18,10 @@ use crate::codec::limits;
 /// the stream has them ready.
 pub(crate) const GATHER: usize = 32 * 1024;
 
+/// A stream keeps a second allocation for its frames only up to this size, so
+/// an idle stream that once sent a large message does not hold it twice.
+const SPARE_MAX: usize = 2 * GATHER;
+
 /// How one call encodes the messages it sends.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Encoder {
@@ -106,6 +110,10 @@ pub(crate) struct EncodeStream<S, M> {
     encoder: Encoder,
     /// Where frames are encoded; its space is reused once h2 has sent a frame.
     buf: BytesMut,
+    /// The allocation of the frame before, for when h2 still holds the last.
+    spare: BytesMut,
+    /// The length of the last frame.
+    sent: usize,
     /// A message taken from the stream that did not fit in the last frame.
     next: Option<M>,
     /// How the messages ended, kept while the frame before it goes out.
@@ -118,6 +126,8 @@ impl<S, M> EncodeStream<S, M> {
             messages,
             encoder,
             buf: BytesMut::new(),
+            spare: BytesMut::new(),
+            sent: 0,
             next: None,
             ended: None,
         }
@@ -165,6 +175,9 @@ where
                         self.next = Some(message);
                         break;
                     }
+                    if self.buf.is_empty() {
+                        self.make_room(PREFIX_LEN + len);
+                    }
                     if let Err(status) = self.encoder.encode_sized(&message, len, &mut self.buf) {
                         self.ended = Some(Encoded::Error(status));
                         break;
@@ -188,7 +201,25 @@ where
         if self.buf.is_empty() {
             return Poll::Ready(self.ended.take().unwrap_or(Encoded::End));
         }
-        Poll::Ready(Encoded::Data(self.buf.split().freeze()))
+        let frame = self.buf.split().freeze();
+        self.sent = frame.len();
+        Poll::Ready(Encoded::Data(frame))
+    }
+
+    /// Makes room for a frame of `need` bytes in the last frame's allocation,
+    /// or the one's before, if h2 has let go of it. Frames h2 holds a while
+    /// (large ones, behind flow control) would otherwise each take a new
+    /// allocation, which glibc gives back to the kernel and faults in again.
+    fn make_room(&mut self, need: usize) {
+        if self.buf.try_reclaim(need) {
+            return;
+        }
+        if self.spare.try_reclaim(need) {
+            std::mem::swap(&mut self.buf, &mut self.spare);
+        } else if self.sent <= SPARE_MAX {
+            // The encode allocates anew; the last frame's allocation waits.
+            self.spare = std::mem::take(&mut self.buf);
+        }
     }
 }
 
@@ -228,6 +259,20 @@ mod tests {
         }
     }
 
+    /// A stream of `count` messages of `size` bytes, all ready at once.
+    fn stream_of(count: usize, size: usize) -> EncodeStream<Ready, Vec<u8>> {
+        let messages = Ready((0..count).map(|_| Ok(vec![7; size])).collect());
+        EncodeStream::new(messages, Encoder::new(None, None, None))
+    }
+
+    fn next_frame(stream: &mut EncodeStream<Ready, Vec<u8>>) -> Bytes {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match stream.poll_data(&mut cx) {
+            Poll::Ready(Encoded::Data(frame)) => frame,
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// The lengths of the messages in one frame.
     fn message_lengths(mut frame: Bytes) -> Vec<usize> {
         let mut lengths = Vec::new();
@@ -259,6 +304,39 @@ mod tests {
         let lengths: Vec<Vec<usize>> = frames.into_iter().map(message_lengths).collect();
         // BytesValue adds a tag byte and the value's length (a varint).
         assert_eq!(lengths, vec![vec![20_004], vec![20_004, 102], vec![40_004]]);
+    }
+
+    #[test]
+    fn a_frame_reuses_the_allocation_of_one_h2_has_let_go() {
+        let mut stream = stream_of(4, 20_000);
+        let first = next_frame(&mut stream);
+        let second = next_frame(&mut stream);
+        let first_at = first.as_ptr();
+        drop(first);
+        // Had the first frame's allocation been freed, this would likely take it.
+        let other = Vec::<u8>::with_capacity(20_005);
+        let third = next_frame(&mut stream);
+        assert_eq!(third.as_ptr(), first_at, "the first frame's allocation");
+        // The second and third are still held: the fourth has one of its own.
+        let fourth = next_frame(&mut stream);
+        assert!(fourth.as_ptr() != second.as_ptr() && fourth.as_ptr() != third.as_ptr());
+        for frame in [second, third, fourth] {
+            assert_eq!(message_lengths(frame.clone()), vec![20_004]);
+            // The prefix, a tag and a 3-byte length come before the value.
+            assert!(frame[9..].iter().all(|&b| b == 7), "intact");
+        }
+        drop(other);
+    }
+
+    #[test]
+    fn a_large_frame_is_not_kept_as_the_spare() {
+        let mut stream = stream_of(3, 3 * GATHER);
+        let first = next_frame(&mut stream);
+        let _second = next_frame(&mut stream);
+        let first_at = first.as_ptr();
+        drop(first);
+        let _other = Vec::<u8>::with_capacity(3 * GATHER + 8);
+        assert_ne!(next_frame(&mut stream).as_ptr(), first_at);
     }
 
     #[test]
