@@ -242,11 +242,16 @@ mod tests {
         }
     }
 
-    /// The frames of a stream of `sizes`-byte messages, all ready at once.
-    fn frames(sizes: &[usize], limit: Option<usize>) -> (Vec<Bytes>, Encoded) {
+    /// A stream of `sizes`-byte messages, all ready at once.
+    fn stream(sizes: &[usize], limit: Option<usize>) -> EncodeStream<Ready, Vec<u8>> {
         // `Vec<u8>` is prost's google.protobuf.BytesValue.
         let messages = Ready(sizes.iter().map(|&size| Ok(vec![7; size])).collect());
-        let mut stream = EncodeStream::new(messages, Encoder::new(None, None, limit));
+        EncodeStream::new(messages, Encoder::new(None, None, limit))
+    }
+
+    /// The frames of a stream of `sizes`-byte messages, all ready at once.
+    fn frames(sizes: &[usize], limit: Option<usize>) -> (Vec<Bytes>, Encoded) {
+        let mut stream = stream(sizes, limit);
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
         let mut frames = Vec::new();
@@ -257,12 +262,6 @@ mod tests {
                 Poll::Pending => unreachable!("every message is ready"),
             }
         }
-    }
-
-    /// A stream of `count` messages of `size` bytes, all ready at once.
-    fn stream_of(count: usize, size: usize) -> EncodeStream<Ready, Vec<u8>> {
-        let messages = Ready((0..count).map(|_| Ok(vec![7; size])).collect());
-        EncodeStream::new(messages, Encoder::new(None, None, None))
     }
 
     fn next_frame(stream: &mut EncodeStream<Ready, Vec<u8>>) -> Bytes {
@@ -308,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_frame_reuses_the_allocation_of_one_h2_has_let_go() {
-        let mut stream = stream_of(4, 20_000);
+        let mut stream = stream(&[20_000; 4], None);
         let first = next_frame(&mut stream);
         let second = next_frame(&mut stream);
         let first_at = first.as_ptr();
@@ -330,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_large_frame_is_not_kept_as_the_spare() {
-        let mut stream = stream_of(3, 3 * GATHER);
+        let mut stream = stream(&[3 * GATHER; 3], None);
         let first = next_frame(&mut stream);
         let _second = next_frame(&mut stream);
         let first_at = first.as_ptr();
